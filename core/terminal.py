@@ -1,0 +1,59 @@
+"""Terminal settings (端末設定) an administrator may change, with their validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.accounts import DEFAULT_IDLE_LOCK_MINUTES
+from core.errors import InvalidValue
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str  # the key in the store
+    name: str  # the name on the command line, e.g. "idle-lock"
+    default: str
+    parse: Callable[[str], str]
+    label_key: str
+
+
+def _int_between(low: int, high: int, field_name: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise InvalidValue(field_name, "setting.int_range", low=low, high=high) from None
+        if not low <= value <= high:
+            raise InvalidValue(field_name, "setting.int_range", low=low, high=high)
+        return str(value)
+
+    return parse
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    spec.name: spec
+    for spec in (
+        SettingSpec(
+            "idle_lock_minutes",
+            "idle-lock",
+            str(DEFAULT_IDLE_LOCK_MINUTES),
+            _int_between(1, 120, "idle-lock"),
+            "setting.idle_lock",
+        ),
+        SettingSpec(
+            "daily_lookup_threshold",
+            "lookup-threshold",
+            "200",
+            _int_between(10, 100_000, "lookup-threshold"),
+            "setting.lookup_threshold",
+        ),
+    )
+}
+
+
+def setting_spec(name: str) -> SettingSpec:
+    spec = SETTINGS.get(name)
+    if spec is None:
+        raise InvalidValue("setting", "setting.unknown", accepted=", ".join(sorted(SETTINGS)))
+    return spec

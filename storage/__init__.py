@@ -1,0 +1,1 @@
+"""The encrypted store: SQLCipher 4, keyslots, migrations, repositories and the audit chain."""

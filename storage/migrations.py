@@ -1,0 +1,249 @@
+"""Schema migrations, registered in code and applied when a store is opened.
+
+Each migration runs in the same transaction as the record that it was applied. Never edit a
+migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("sesshu")
+
+
+def run_statements(db: Database, script: str) -> None:
+    """Execute ``;``-separated statements one by one (``executescript`` would commit)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if line.rstrip().endswith(";") and _complete(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        db.execute(statement)
+
+
+def _complete(statement: str) -> bool:
+    import sqlcipher3
+
+    return bool(sqlcipher3.complete_statement(statement))
+
+
+_APPEND_ONLY = """
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END;
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END;
+"""
+
+
+@MIGRATIONS(name="0001_foundation")
+def foundation(db: Database) -> None:
+    run_statements(
+        db,
+        """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE terminal_identity (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  name TEXT NOT NULL,
+  signing_private BLOB NOT NULL,
+  signing_public TEXT NOT NULL,
+  inbox_private BLOB NOT NULL,
+  lookup_key BLOB NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  mynumber_access INTEGER NOT NULL,
+  contractor INTEGER NOT NULL,
+  valid_from TEXT NOT NULL,
+  valid_to TEXT,
+  password_changed_at TEXT NOT NULL,
+  must_change_password INTEGER NOT NULL,
+  locked INTEGER NOT NULL,
+  failed_logins INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  terminal TEXT NOT NULL,
+  user TEXT,
+  action TEXT NOT NULL,
+  target TEXT,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_user ON audit (user, seq);
+CREATE INDEX audit_target ON audit (target, seq);
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_contiguous BEFORE INSERT ON audit
+WHEN NEW.seq IS NOT COALESCE((SELECT seq FROM audit_head WHERE id = 1), 0) + 1
+BEGIN SELECT RAISE(ABORT, 'audit sequence must be contiguous'); END;
+CREATE TRIGGER audit_head_follows AFTER INSERT ON audit
+BEGIN INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, NEW.seq, NEW.hash); END;
+CREATE TABLE audit_checkpoints (
+  seq INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL,
+  at TEXT NOT NULL,
+  terminal TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  public_key TEXT NOT NULL
+);
+CREATE TABLE audit_reviews (
+  id INTEGER PRIMARY KEY,
+  month TEXT NOT NULL,
+  reviewer TEXT NOT NULL,
+  at TEXT NOT NULL,
+  note TEXT NOT NULL
+);
+CREATE TABLE pending_ingested (id TEXT PRIMARY KEY, at TEXT NOT NULL);
+"""
+        + "".join(
+            _APPEND_ONLY.format(table=t)
+            for t in ("audit", "audit_checkpoints", "audit_reviews", "pending_ingested")
+        ),
+    )
+
+
+@MIGRATIONS(name="0002_residents_and_records")
+def residents_and_records(db: Database) -> None:
+    run_statements(
+        db,
+        """
+CREATE TABLE vaccines (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  name_en TEXT NOT NULL,
+  category TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE institutions (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE physicians (
+  code TEXT PRIMARY KEY,
+  institution TEXT NOT NULL REFERENCES institutions (code),
+  name TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE residents (
+  id INTEGER PRIMARY KEY,
+  atena TEXT NOT NULL UNIQUE,
+  mynumber TEXT,
+  mynumber_hmac BLOB,
+  name TEXT NOT NULL,
+  kana TEXT NOT NULL,
+  alias_name TEXT,
+  alias_kana TEXT,
+  birth TEXT NOT NULL,
+  sex TEXT NOT NULL CHECK (sex IN ('M', 'F')),
+  postal TEXT,
+  address TEXT,
+  household TEXT,
+  relation TEXT,
+  status TEXT NOT NULL CHECK (status IN ('resident', 'moved_out', 'deceased')),
+  status_date TEXT,
+  status_reason TEXT,
+  dv_flag INTEGER NOT NULL DEFAULT 0,
+  no_auto_answer INTEGER NOT NULL DEFAULT 0,
+  guardian TEXT,
+  kana_key TEXT,
+  kana_loose_key TEXT,
+  version INTEGER NOT NULL DEFAULT 1,
+  updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX residents_mynumber_active ON residents (mynumber_hmac)
+  WHERE mynumber_hmac IS NOT NULL AND status = 'resident';
+CREATE TABLE vaccinations (
+  id INTEGER PRIMARY KEY,
+  atena TEXT NOT NULL REFERENCES residents (atena),
+  vaccine TEXT NOT NULL,
+  dose INTEGER,
+  date TEXT,
+  date_unknown INTEGER NOT NULL DEFAULT 0,
+  amount TEXT,
+  maker TEXT,
+  lot TEXT,
+  institution TEXT,
+  physician TEXT,
+  venue TEXT,
+  copay TEXT,
+  note TEXT,
+  status TEXT NOT NULL CHECK (status IN ('verified', 'pending', 'voided')),
+  source TEXT NOT NULL,
+  keyed_by TEXT,
+  verified_by TEXT,
+  created_at TEXT NOT NULL,
+  void_reason TEXT,
+  version INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX vaccinations_person ON vaccinations (atena, vaccine, dose);
+""",
+    )
+
+
+@MIGRATIONS(name="0003_resident_search")
+def resident_search(db: Database) -> None:
+    """Search keys and indexes; the ``sesshu_*`` functions are registered on every connection.
+
+    Names and addresses go into an FTS5 table as overlapping character pairs
+    (``storage.search_keys.indexed_terms``), so a substring of any length is found through the
+    index, one- and two-character Japanese names included.
+    """
+    run_statements(
+        db,
+        """
+CREATE INDEX residents_kana ON residents (kana_key);
+CREATE INDEX residents_kana_loose ON residents (kana_loose_key);
+CREATE INDEX residents_birth ON residents (birth);
+CREATE INDEX residents_mynumber ON residents (mynumber_hmac);
+CREATE VIRTUAL TABLE resident_text USING fts5 (
+  name, variant, address,
+  content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER residents_text_insert AFTER INSERT ON residents
+BEGIN
+  UPDATE residents SET kana_key = sesshu_kana_key(NEW.kana),
+                       kana_loose_key = sesshu_kana_loose_key(NEW.kana)
+  WHERE id = NEW.id AND NEW.kana_key IS NULL;
+  INSERT INTO resident_text (rowid, name, variant, address)
+  VALUES (NEW.id, sesshu_name_terms(NEW.name), sesshu_variant_terms(NEW.name),
+          sesshu_address_terms(NEW.address));
+END;
+CREATE TRIGGER residents_text_update AFTER UPDATE OF name, kana, address ON residents
+BEGIN
+  UPDATE residents SET kana_key = sesshu_kana_key(NEW.kana),
+                       kana_loose_key = sesshu_kana_loose_key(NEW.kana)
+  WHERE id = NEW.id;
+  DELETE FROM resident_text WHERE rowid = OLD.id;
+  INSERT INTO resident_text (rowid, name, variant, address)
+  VALUES (NEW.id, sesshu_name_terms(NEW.name), sesshu_variant_terms(NEW.name),
+          sesshu_address_terms(NEW.address));
+END;
+CREATE TRIGGER residents_text_delete AFTER DELETE ON residents
+BEGIN
+  DELETE FROM resident_text WHERE rowid = OLD.id;
+END;
+UPDATE residents SET kana_key = sesshu_kana_key(kana),
+                     kana_loose_key = sesshu_kana_loose_key(kana);
+INSERT INTO resident_text (rowid, name, variant, address)
+SELECT id, sesshu_name_terms(name), sesshu_variant_terms(name), sesshu_address_terms(address)
+FROM residents;
+""",
+    )

@@ -1,0 +1,78 @@
+"""The main menu's entries: one list, each gated by the permission core checks anyway."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.roles import Permission
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from core.services.context import Session
+
+
+def _search() -> Screen[None]:
+    from tui.screens.search import SearchScreen
+
+    return SearchScreen()
+
+
+def _users() -> Screen[None]:
+    from tui.screens.users import UsersScreen
+
+    return UsersScreen()
+
+
+def _settings() -> Screen[None]:
+    from tui.screens.settings import SettingsScreen
+
+    return SettingsScreen()
+
+
+def _audit() -> Screen[None]:
+    from tui.screens.audit import AuditScreen
+
+    return AuditScreen()
+
+
+def _report() -> Screen[None]:
+    from tui.screens.report import ReportScreen
+
+    return ReportScreen()
+
+
+def _password() -> Screen[None]:
+    from tui.screens.password import PasswordScreen
+
+    return PasswordScreen(forced=False)
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    id: str
+    label_key: str
+    permission: Permission | None
+    screen: Callable[[], Screen[None]]
+
+
+WORK_ENTRIES: tuple[MenuEntry, ...] = (
+    MenuEntry("search", "menu.search", Permission.RESIDENT_READ, _search),
+    MenuEntry("users", "menu.users", Permission.USER_MANAGE, _users),
+    MenuEntry("settings", "menu.settings", Permission.TERMINAL_CONFIGURE, _settings),
+    MenuEntry("audit", "menu.audit", Permission.AUDIT_READ, _audit),
+    MenuEntry("audit_report", "menu.audit_report", Permission.AUDIT_READ, _report),
+)
+
+ACCOUNT_ENTRIES: tuple[MenuEntry, ...] = (MenuEntry("password", "menu.password", None, _password),)
+
+
+def entries_for(session: Session) -> list[MenuEntry]:
+    work = [e for e in WORK_ENTRIES if e.permission is None or session.can(e.permission)]
+    return work + list(ACCOUNT_ENTRIES)
+
+
+def has_work(session: Session) -> bool:
+    return any(e.permission is not None and session.can(e.permission) for e in WORK_ENTRIES)
