@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from cli.change import change_json
 from cli.context import Secrets, acting, acting_as, emit_json, say, state
 from cli.options import AsOption, JsonOption, StdinOption
+from core.change_text import summary_lines
 from core.person import PersonView, ResidentSummary
 from core.search import DEFAULT_LIMIT, SearchCriteria
 from core.services.lookup import LookupService
@@ -110,6 +112,7 @@ def person_json(view: PersonView) -> dict[str, object]:
         "mynumber": view.mynumber_masked if view.has_mynumber else None,
         "vaccinations": [
             {
+                "id": v.id,
                 "vaccine": v.vaccine,
                 "vaccine_name": v.vaccine_name,
                 "dose": v.dose,
@@ -126,6 +129,7 @@ def person_json(view: PersonView) -> dict[str, object]:
             for history in view.histories
             for v in history.records
         ],
+        "pending_changes": [change_json(c) for c in view.pending_changes],
     }
 
 
@@ -159,7 +163,12 @@ def show(
         say(f"  {history.vaccine_name or history.vaccine}")
         for v in history.records:
             pending = f" [{t('person.pending')}]" if v.status.value == "pending" else ""
+            if (change := view.pending_on(v.id)) is not None:
+                pending += f" [{t('change.pending_mark', change=change.id)}]"
             say(
                 f"    {v.dose or '-'}  {v.date or t('person.date_unknown')}  {v.lot or ''}  "
                 f"{v.institution_name or v.institution or ''}  {v.physician_name or ''}{pending}"
             )
+    for change in view.pending_changes:
+        for line in summary_lines(t, change):
+            say(f"  {line}")

@@ -16,6 +16,9 @@ from typing import Annotated
 import typer
 
 from cli import audit as audit_commands
+from cli import batch as batch_commands
+from cli import catalog as catalog_commands
+from cli import change as change_commands
 from cli import demo as demo_commands
 from cli import lookup as lookup_commands
 from cli import store as store_commands
@@ -49,6 +52,9 @@ app.add_typer(user_commands.app, name="user")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(store_commands.app, name="store")
 app.add_typer(terminal_commands.app, name="terminal")
+app.add_typer(catalog_commands.app, name="catalog")
+app.add_typer(batch_commands.app, name="batch")
+app.add_typer(change_commands.app, name="change")
 app.command("demo")(demo_commands.demo)
 app.command("lookup")(lookup_commands.lookup)
 app.command("show")(lookup_commands.show)
@@ -162,7 +168,8 @@ def run(argv: list[str]) -> int:
     """Run one command line and return its exit code; the single error funnel."""
     args = hoist_global_options(argv)
     try:
-        app(args=args, prog_name="sesshu", standalone_mode=False)
+        # Without standalone mode click returns the code of a ``typer.Exit`` raised by a command.
+        code = app(args=args, prog_name="sesshu", standalone_mode=False)
     except typer.Exit as done:
         return int(done.exit_code)
     except typer.Abort:
@@ -185,7 +192,7 @@ def run(argv: list[str]) -> int:
             traceback.print_exc()
         sys.stderr.write(_language_of(args)("error.unexpected", kind=type(error).__name__) + "\n")
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _language_of(args: list[str]) -> Catalogue:

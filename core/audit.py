@@ -50,6 +50,21 @@ class Action(StrEnum):
     DV_ADDRESS_REVEALED = "dv_address.revealed"
     TERMINAL_SETTING_CHANGED = "terminal.setting_changed"
     DEMO_BUILT = "demo.built"
+    BATCH_CREATED = "batch.created"
+    BATCH_VIEWED = "batch.viewed"
+    BATCH_COMPARED = "batch.compared"
+    BATCH_COMMITTED = "batch.committed"
+    BATCH_REFUSED = "batch.refused"
+    BATCH_REPORTED = "batch.reported"
+    SLIPS_KEYED = "batch.slips_keyed"
+    SLIP_PERSON_SHOWN = "batch.person_shown"
+    SLIP_RESOLVED = "batch.slip_resolved"
+    DUPLICATE_DECIDED = "batch.duplicate_decided"
+    CHANGE_PROPOSED = "change.proposed"
+    CHANGE_CONFIRMED = "change.confirmed"
+    CHANGE_REJECTED = "change.rejected"
+    CHANGES_LISTED = "change.listed"
+    CHANGE_OPENED = "change.opened"
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,10 @@ class Catalogue:
         return template.format_map(_Params(params))
 
     def field(self, name: str) -> str:
+        """A field's label; ``12.date`` names a field of slip 12."""
+        slip, dot, rest = name.partition(".")
+        if dot and not self.has(f"field.{name}"):
+            return self("slip.field_of", slip=slip, field=self.field(rest))
         return self(f"field.{name}") if self.has(f"field.{name}") else name
 
     def issue(self, issue: Issue) -> str:

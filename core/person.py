@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from core.changes import PendingChange
 from core.identifiers import mask_mynumber
 from core.japanese.wareki import age_at_fiscal_year_end, age_on, format_wareki
 from core.residents import RecordStatus, Resident, Sex, Status, VaccinationRecord
@@ -65,6 +66,10 @@ class PersonView:
     has_mynumber: bool
     histories: tuple[VaccineHistory, ...]
     as_of: date
+    pending_changes: tuple[PendingChange, ...] = ()  # proposed, awaiting a second person
+
+    def pending_on(self, record_id: int) -> PendingChange | None:
+        return next((c for c in self.pending_changes if c.record == record_id), None)
 
 
 def group_by_vaccine(
@@ -93,6 +98,7 @@ def person_view(
     *,
     revealed_address: str | None = None,
     catalogue_order: list[str] | None = None,
+    pending_changes: tuple[PendingChange, ...] = (),
 ) -> PersonView:
     died = resident.status_date if resident.status is Status.DECEASED else None
     as_of = min(today, died) if died else today
@@ -108,4 +114,5 @@ def person_view(
         has_mynumber=resident.mynumber is not None,
         histories=group_by_vaccine(records, catalogue_order),
         as_of=today,
+        pending_changes=pending_changes,
     )

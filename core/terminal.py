@@ -31,6 +31,18 @@ def _int_between(low: int, high: int, field_name: str) -> Callable[[str], str]:
     return parse
 
 
+def _yes_no(field_name: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        word = text.strip().lower()
+        if word in ("yes", "on", "true", "1", "はい"):
+            return "yes"
+        if word in ("no", "off", "false", "0", "いいえ"):
+            return "no"
+        raise InvalidValue(field_name, "setting.yes_no")
+
+    return parse
+
+
 SETTINGS: dict[str, SettingSpec] = {
     spec.name: spec
     for spec in (
@@ -47,6 +59,13 @@ SETTINGS: dict[str, SettingSpec] = {
             "200",
             _int_between(10, 100_000, "lookup-threshold"),
             "setting.lookup_threshold",
+        ),
+        SettingSpec(
+            "reconcile_by_second_keyer",
+            "reconcile-by-second-keyer",
+            "no",
+            _yes_no("reconcile-by-second-keyer"),
+            "setting.reconcile_by_second_keyer",
         ),
     )
 }

@@ -57,7 +57,7 @@ class DemoSummary:
 def _store_files(path: Path) -> list[Path]:
     return [
         path.with_name(path.name + s)
-        for s in ("", "-wal", "-shm", ".keyslots", ".lock", ".sessions")
+        for s in ("", "-wal", "-shm", ".keyslots", ".lock", ".sessions", ".masters.json")
     ]
 
 
@@ -118,18 +118,6 @@ def _insert_masters(store: SqlStore, seed: int) -> None:
     catalog = load_default_catalog()
     institutions = generate_institutions(seed)
     with store.transaction() as uow:
-        uow.db.table("vaccines").insert_all(
-            (
-                {
-                    "code": v.code,
-                    "name": v.name_ja,
-                    "name_en": v.name_en,
-                    "category": v.category,
-                    "definition": "{}",
-                }
-                for v in catalog.vaccines
-            ),
-        )
         uow.db.table("institutions").insert_all(
             {"code": i.code, "name": i.name} for i in institutions
         )

@@ -247,3 +247,148 @@ SELECT id, sesshu_name_terms(name), sesshu_variant_terms(name), sesshu_address_t
 FROM residents;
 """,
     )
+
+
+@MIGRATIONS(name="0004_batches")
+def batches(db: Database) -> None:
+    """Slip batches keyed twice (二重入力), their reconciliation, and the catalogue's masters.
+
+    ``batch_entries.fields`` holds one pass's normalised values for a slip as canonical JSON;
+    ``batch_slips`` records what became of each slip at commit (committed, duplicate held for a
+    supervisor, rejected); ``batch_readers`` who has seen both passes side by side, and so
+    may no longer key that batch.
+    """
+    run_statements(
+        db,
+        """
+CREATE TABLE makers (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  name_en TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE batches (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  received TEXT NOT NULL,
+  control_count INTEGER NOT NULL CHECK (control_count >= 0),
+  expected_vaccine TEXT,
+  status TEXT NOT NULL CHECK (status IN ('open', 'committed', 'closed')),
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  committed_by TEXT,
+  committed_at TEXT,
+  override_reason TEXT,
+  version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE batch_entries (
+  batch INTEGER NOT NULL REFERENCES batches (id),
+  pass INTEGER NOT NULL CHECK (pass IN (1, 2)),
+  slip TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  keyed_by TEXT NOT NULL,
+  keyed_at TEXT NOT NULL,
+  duration_ms INTEGER,
+  PRIMARY KEY (batch, pass, slip)
+);
+CREATE INDEX batch_entries_user ON batch_entries (keyed_by, batch);
+CREATE TABLE batch_resolutions (
+  batch INTEGER NOT NULL REFERENCES batches (id),
+  slip TEXT NOT NULL,
+  field TEXT NOT NULL,
+  value TEXT,
+  pass1 TEXT,
+  pass2 TEXT,
+  attribution TEXT NOT NULL CHECK (attribution IN ('pass1', 'pass2', 'both', 'none')),
+  reason TEXT NOT NULL,
+  resolved_by TEXT NOT NULL,
+  resolved_at TEXT NOT NULL,
+  PRIMARY KEY (batch, slip, field)
+);
+CREATE TABLE batch_slips (
+  batch INTEGER NOT NULL REFERENCES batches (id),
+  slip TEXT NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('committed', 'duplicate', 'rejected')),
+  record INTEGER REFERENCES vaccinations (id),
+  flags TEXT NOT NULL DEFAULT '[]',
+  decided_by TEXT,
+  decided_at TEXT,
+  reason TEXT,
+  PRIMARY KEY (batch, slip)
+);
+CREATE TABLE batch_readers (
+  batch INTEGER NOT NULL REFERENCES batches (id),
+  user TEXT NOT NULL,
+  at TEXT NOT NULL,
+  PRIMARY KEY (batch, user)
+);
+""",
+    )
+    _seed_catalogue_masters(db)
+
+
+def _seed_catalogue_masters(db: Database) -> None:
+    from core.catalog import load_default_catalog
+
+    catalog = load_default_catalog()
+    for maker in catalog.makers:
+        db.execute(
+            "INSERT OR IGNORE INTO makers (code, name, name_en) VALUES (?, ?, ?)",
+            (maker.code, maker.name_ja, maker.name_en),
+        )
+    for vaccine in catalog.vaccines:
+        db.execute(
+            "INSERT OR IGNORE INTO vaccines (code, name, name_en, category, definition) "
+            "VALUES (?, ?, ?, ?, '{}')",
+            (vaccine.code, vaccine.name_ja, vaccine.name_en, vaccine.category),
+        )
+
+
+@MIGRATIONS(name="0005_pending_changes")
+def pending_changes(db: Database) -> None:
+    """Four-eyes changes outside batches (修正の申請): one row per proposal, decided once.
+
+    ``before_values`` and ``after_values`` hold the changed fields as canonical JSON. The
+    database itself refuses a decision by the proposer, a second open change on the same
+    target, any edit of a proposal, any change to a decided row, and every delete.
+    """
+    run_statements(
+        db,
+        """
+CREATE TABLE pending_changes (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL
+    CHECK (kind IN ('record.add', 'record.correct', 'record.void', 'resident.correct')),
+  atena TEXT NOT NULL REFERENCES residents (atena),
+  record INTEGER REFERENCES vaccinations (id),
+  before_values TEXT NOT NULL,
+  after_values TEXT NOT NULL,
+  evidence TEXT NOT NULL CHECK (evidence IN ('counter', 'phone')),
+  evidence_detail TEXT,
+  reason TEXT NOT NULL,
+  proposed_by TEXT NOT NULL,
+  proposed_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending', 'confirmed', 'rejected')),
+  decided_by TEXT,
+  decided_at TEXT,
+  decision_note TEXT,
+  base_version INTEGER,
+  CHECK ((status = 'pending') = (decided_by IS NULL)),
+  CHECK (decided_by IS NULL OR decided_by != proposed_by)
+);
+CREATE INDEX pending_changes_status ON pending_changes (status, id);
+CREATE INDEX pending_changes_person ON pending_changes (atena, status);
+CREATE UNIQUE INDEX pending_changes_one_open ON pending_changes (atena, COALESCE(record, 0))
+  WHERE status = 'pending';
+CREATE TRIGGER pending_changes_proposal_fixed
+BEFORE UPDATE OF kind, atena, record, before_values, after_values, evidence, evidence_detail,
+  reason, proposed_by, proposed_at, base_version ON pending_changes
+BEGIN SELECT RAISE(ABORT, 'a proposed change is never edited'); END;
+CREATE TRIGGER pending_changes_decided_once BEFORE UPDATE ON pending_changes
+WHEN OLD.status != 'pending'
+BEGIN SELECT RAISE(ABORT, 'a decided change is final'); END;
+CREATE TRIGGER pending_changes_no_delete BEFORE DELETE ON pending_changes
+BEGIN SELECT RAISE(ABORT, 'changes are never deleted'); END;
+""",
+    )

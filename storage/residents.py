@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -72,6 +72,19 @@ class SqlResidents:
             f"SELECT {COLUMNS} FROM residents r WHERE r.atena = ?", (atena,)
         ).fetchone()
         return _resident(row) if row else None
+
+    def get_many(self, atenas: Iterable[str]) -> dict[str, Resident]:
+        wanted = sorted(set(atenas))
+        found: dict[str, Resident] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT {COLUMNS} FROM residents r WHERE r.atena IN ({marks})", chunk
+            )
+            for row in rows:
+                found[row[0]] = _resident(row)
+        return found
 
     def search(self, query: ResidentQuery, limit: int) -> list[Resident]:
         """Residents matching every criterion, at most ``limit`` (no global ordering)."""

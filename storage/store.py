@@ -20,7 +20,9 @@ from core.audit import AuditEvent, SignatureCheck
 from core.clock import Clock, parse_timestamp
 from core.errors import RuleViolation, StoreError
 from core.ports import PendingEvent
-from storage import crypto
+from storage import crypto, public_masters
+from storage.batches import SqlBatches, SqlMasters, SqlRecords
+from storage.changes import SqlChanges
 from storage.database import connect, integrity_problems
 from storage.database_types import Connection
 from storage.keyfile import KeyData, KeyFile, pending_aad, seal_data_key
@@ -40,6 +42,10 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(conn, store.terminal, store.clock, store.sign, writable=writable)
         self.settings = SqlSettings(conn)
         self.residents = SqlResidents(conn, store.mynumber_digest)
+        self.masters = SqlMasters(conn)
+        self.batches = SqlBatches(conn)
+        self.records = SqlRecords(conn)
+        self.changes = SqlChanges(conn)
 
 
 class SqlStore:
@@ -213,6 +219,9 @@ class SqlStore:
 
     def close(self) -> None:
         with self._lock:
+            with contextlib.suppress(sqlcipher3.Error, OSError):
+                if not self.conn.in_transaction:
+                    public_masters.refresh(self.path, self.conn)
             with contextlib.suppress(sqlcipher3.Error):
                 self.conn.close()
             if self._sessions_fd >= 0:

@@ -255,5 +255,5 @@ class SqlStoreFactory:
 
 
 def _store_files(path: Path) -> list[Path]:
-    names = ["", "-wal", "-shm", ".keyslots", ".lock", ".sessions"]
+    names = ["", "-wal", "-shm", ".keyslots", ".lock", ".sessions", ".masters.json"]
     return [path.with_name(path.name + suffix) for suffix in names]

@@ -104,7 +104,7 @@ def populate(path: Path) -> None:
         with store.transaction() as uow:
             conn = store.conn
             conn.execute(
-                "INSERT INTO vaccines (code, name, name_en, category, definition) VALUES "
+                "INSERT OR IGNORE INTO vaccines (code, name, name_en, category, definition) VALUES "
                 "('HIB', 'ヒブ', 'Hib', 'A', '{}'), "
                 "('FLU', 'インフルエンザ', 'Influenza', 'B', '{}')"
             )

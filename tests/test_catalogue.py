@@ -8,13 +8,16 @@ import string
 from pathlib import Path
 
 from core.audit import Action
+from core.changes import ChangeKind
 from core.i18n import catalogue
 from core.roles import Permission, Role
 from core.terminal import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = re.compile(r"^[a-z_]+\.[a-z0-9_]*[a-z0-9](\.[a-z0-9_]*[a-z0-9])*$")
-ENUM_VALUES = {a.value for a in Action} | {p.value for p in Permission}
+ENUM_VALUES = (
+    {a.value for a in Action} | {p.value for p in Permission} | {k.value for k in ChangeKind}
+)
 
 
 def test_both_languages_have_the_same_keys() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.audit import verify_chain
 from core.clock import SystemClock
+from core.services.audit import chain_verdict
 from core.services.auth import AuthService
 from storage.database import integrity_problems
 from storage.demo_store import DEMO_PASSWORD
@@ -118,14 +118,7 @@ def test_a_kill_during_writes_leaves_a_consistent_store(tmp_path: Path, delay: f
         assert integrity_problems(opened.conn) == []
         count, audited = residents_and_audited(opened)
         assert count == audited
-        with opened.reader() as uow:
-            verdict = verify_chain(
-                uow.audit.records(),
-                uow.audit.checkpoints(),
-                uow.audit.head(),
-                opened.trusted_signing_keys(),
-                opened.signature_check,
-            )
+        verdict = chain_verdict(opened)
         assert verdict.ok, verdict
     finally:
         opened.close()

@@ -77,10 +77,14 @@ class _Funnel:
         elif event.state is WorkerState.SUCCESS:
             self.worker_succeeded(worker.name, worker.result)
 
-    def background(self, work: Callable[[], Any], name: str) -> None:
-        """Run store or crypto work in a thread; its result or error comes back as a message."""
+    def background(self, work: Callable[[], Any], name: str, group: str = "default") -> None:
+        """Run store or crypto work in a thread; its result or error comes back as a message.
+
+        A newer worker in the same ``group`` replaces an older one still running; screens that
+        run independent kinds of work at once give each kind its own group.
+        """
         self.run_worker(  # type: ignore[attr-defined]
-            work, thread=True, exclusive=True, name=name, exit_on_error=False
+            work, thread=True, exclusive=True, name=name, group=group, exit_on_error=False
         )
 
     def worker_succeeded(self, name: str, result: Any) -> None:

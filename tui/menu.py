@@ -20,6 +20,18 @@ def _search() -> Screen[None]:
     return SearchScreen()
 
 
+def _batches() -> Screen[None]:
+    from tui.screens.batches import BatchListScreen
+
+    return BatchListScreen()
+
+
+def _changes() -> Screen[None]:
+    from tui.screens.changes import ChangesScreen
+
+    return ChangesScreen()
+
+
 def _users() -> Screen[None]:
     from tui.screens.users import UsersScreen
 
@@ -56,10 +68,24 @@ class MenuEntry:
     label_key: str
     permission: Permission | None
     screen: Callable[[], Screen[None]]
+    alternatives: tuple[Permission, ...] = ()  # any one of these also opens the entry
+
+    def allowed(self, session: Session) -> bool:
+        if self.permission is None:
+            return True
+        return any(session.can(p) for p in (self.permission, *self.alternatives))
 
 
 WORK_ENTRIES: tuple[MenuEntry, ...] = (
     MenuEntry("search", "menu.search", Permission.RESIDENT_READ, _search),
+    MenuEntry(
+        "batches",
+        "batch_screen.menu",
+        Permission.BATCH_KEY,
+        _batches,
+        (Permission.BATCH_RECONCILE,),
+    ),
+    MenuEntry("changes", "change.menu", Permission.CHANGE_CONFIRM, _changes),
     MenuEntry("users", "menu.users", Permission.USER_MANAGE, _users),
     MenuEntry("settings", "menu.settings", Permission.TERMINAL_CONFIGURE, _settings),
     MenuEntry("audit", "menu.audit", Permission.AUDIT_READ, _audit),
@@ -70,9 +96,9 @@ ACCOUNT_ENTRIES: tuple[MenuEntry, ...] = (MenuEntry("password", "menu.password",
 
 
 def entries_for(session: Session) -> list[MenuEntry]:
-    work = [e for e in WORK_ENTRIES if e.permission is None or session.can(e.permission)]
+    work = [e for e in WORK_ENTRIES if e.allowed(session)]
     return work + list(ACCOUNT_ENTRIES)
 
 
 def has_work(session: Session) -> bool:
-    return any(e.permission is not None and session.can(e.permission) for e in WORK_ENTRIES)
+    return any(e.permission is not None and e.allowed(session) for e in WORK_ENTRIES)

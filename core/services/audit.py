@@ -8,10 +8,22 @@ from core.audit import Action, AuditRecord, ChainVerdict, verify_chain
 from core.audit_report import MonthlyReport, ReportRules, build_report, month_bounds
 from core.clock import JST, timestamp
 from core.errors import InvalidValue
-from core.ports import AuditFilter, AuditReview
+from core.ports import AuditFilter, AuditReview, OpenStore
 from core.roles import Permission
 from core.services.context import ServiceContext
 from core.services.terminal import read_settings
+
+
+def chain_verdict(store: OpenStore) -> ChainVerdict:
+    """Recompute the whole chain and check its signed checkpoints (no permission, no audit)."""
+    with store.reader() as uow:
+        return verify_chain(
+            uow.audit.records(),
+            uow.audit.checkpoints(),
+            uow.audit.head(),
+            store.trusted_signing_keys(),
+            store.signature_check,
+        )
 
 
 class AuditService:
@@ -21,14 +33,7 @@ class AuditService:
     def verify(self) -> ChainVerdict:
         self.ctx.require(Permission.AUDIT_READ, "audit")
         store = self.ctx.store
-        with store.reader() as uow:
-            verdict = verify_chain(
-                uow.audit.records(),
-                uow.audit.checkpoints(),
-                uow.audit.head(),
-                store.trusted_signing_keys(),
-                store.signature_check,
-            )
+        verdict = chain_verdict(store)
         with store.transaction() as uow:
             self.ctx.record(
                 uow,

@@ -16,6 +16,7 @@ from core.ports import UnitOfWork
 from core.residents import Resident, normalize_atena
 from core.roles import Permission
 from core.search import ResidentQuery, SearchCriteria, plan
+from core.services.changes import pending_for_person
 from core.services.context import ServiceContext
 
 AUDITED_RESULTS = 50
@@ -86,8 +87,15 @@ class LookupService:
             resident = _existing(uow, atena)
             records = uow.residents.vaccinations(atena)
             order = uow.residents.vaccine_order()
+            pending = pending_for_person(uow, resident)
             self.ctx.record(uow, Action.RESIDENT_OPENED, f"resident:{atena}")
-        return person_view(resident, records, self.ctx.clock.now().date(), catalogue_order=order)
+        return person_view(
+            resident,
+            records,
+            self.ctx.clock.now().date(),
+            catalogue_order=order,
+            pending_changes=pending,
+        )
 
     def reveal_mynumber(self, atena: str) -> str | None:
         """The 個人番号 in clear, for a 番号利用事務従事者 only; every reveal is audited."""

@@ -111,7 +111,7 @@ async def test_menus_differ_by_role(store_path: Path) -> None:
             seen[user] = screen.menu_ids()
     assert seen["adm1"] == ["users", "settings", "password"]
     assert seen["aud1"] == ["audit", "audit_report", "password"]
-    assert seen["op1"] == ["search", "password"]
+    assert seen["op1"] == ["search", "batches", "password"]
 
 
 async def test_first_login_forces_a_password_change(store_path: Path, sessions: Sessions) -> None:

@@ -8,14 +8,14 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from core.audit import AuditRecord, ChainVerdict
 from core.errors import InvalidValue
 from core.ports import AuditFilter
 from core.services.audit import AuditService
 from tui.base import SesshuScreen, plain
-from tui.widgets import top_bar
+from tui.widgets import KeysFooter, top_bar
 
 FILTERS = ("user", "action", "target", "since", "until")
 LIMIT = 500
@@ -38,7 +38,7 @@ class AuditScreen(SesshuScreen):
         yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
         yield Static("", id="summary", classes="hint")
         yield top_bar(self.t, demo=self.sesshu.is_demo)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         t = self.t

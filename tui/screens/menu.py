@@ -7,12 +7,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.base import SesshuScreen, plain
 from tui.menu import entries_for, has_work
-from tui.widgets import top_bar
+from tui.widgets import KeysFooter, top_bar
 
 
 class MainMenuScreen(SesshuScreen):
@@ -39,7 +39,7 @@ class MainMenuScreen(SesshuScreen):
                 ]
                 yield OptionList(*options, id="menu")
         yield top_bar(self.t, demo=self.sesshu.is_demo)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sesshu.refresh_status()

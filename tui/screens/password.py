@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui.base import SesshuScreen, error_text
+from tui.widgets import KeysFooter
 
 
 class PasswordScreen(SesshuScreen):
@@ -29,7 +30,7 @@ class PasswordScreen(SesshuScreen):
             yield Input(placeholder=t("password_screen.new"), password=True, id="new")
             yield Input(placeholder=t("password_screen.confirm"), password=True, id="confirm")
             yield Static("", id="message", classes="message")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#old", Input).focus()

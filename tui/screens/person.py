@@ -8,15 +8,19 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from core.change_text import summary_lines
+from core.changes import ChangeKind, RecordSnapshot
 from core.japanese.wareki import format_wareki
 from core.person import PersonView
+from core.residents import Resident
 from core.roles import Permission
+from core.services.changes import ChangeService
 from core.services.lookup import LookupService
 from tui.base import SesshuScreen
 from tui.record_table import Column, RecordTable, Row
-from tui.widgets import top_bar
+from tui.widgets import KeysFooter, top_bar
 
 HISTORY_COLUMNS = (
     ("vaccine", 26),
@@ -25,7 +29,7 @@ HISTORY_COLUMNS = (
     ("lot", 10),
     ("institution", 24),
     ("physician", 14),
-    ("state", 8),
+    ("state", 12),
 )
 
 
@@ -35,6 +39,12 @@ class PersonScreen(SesshuScreen):
         Binding("f7", "reveal_mynumber", "binding.reveal_mynumber", id="reveal_mynumber"),
         Binding("f6", "reveal_address", "binding.reveal_address", id="reveal_address"),
         Binding("f8", "copy_atena", "binding.copy_atena", id="copy_atena"),
+        Binding("a", "propose('record.add')", "change.binding_add", id="propose_add"),
+        Binding("e", "propose('record.correct')", "change.binding_correct", id="propose_correct"),
+        Binding("d", "propose('record.void')", "change.binding_void", id="propose_void"),
+        Binding(
+            "r", "propose('resident.correct')", "change.binding_resident", id="propose_resident"
+        ),
     ]
 
     def __init__(self, atena: str) -> None:
@@ -43,16 +53,18 @@ class PersonScreen(SesshuScreen):
         self.view: PersonView | None = None
         self.mynumber_shown: str | None = None
         self.address_shown: str | None = None
+        self._proposing = ChangeKind.RECORD_ADD
 
     def compose(self) -> ComposeResult:
         yield Static(self.t("person.title"), classes="screen-title")
         yield Static("", id="basics")
+        yield Static("", id="pending", classes="pending-changes")
         yield RecordTable(
             [Column(key, self.t(f"person.col_{key}"), width) for key, width in HISTORY_COLUMNS],
             id="history",
         )
         yield top_bar(self.t, demo=self.sesshu.is_demo)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sesshu.refresh_status()
@@ -75,12 +87,31 @@ class PersonScreen(SesshuScreen):
             return (
                 (True if allowed and self.address_shown is None else None) if protected else False
             )
+        if action == "propose":
+            return self._may_propose(str(parameters[0]) if parameters else "")
         return True
+
+    def _may_propose(self, kind: str) -> bool | None:
+        session = self.sesshu.session
+        if self.view is None or session is None or not session.can(Permission.CHANGE_PROPOSE):
+            return False
+        if kind not in (ChangeKind.RECORD_CORRECT, ChangeKind.RECORD_VOID):
+            return True
+        record = self._highlighted_record()
+        return True if record is not None and self.view.pending_on(record) is None else None
+
+    def _highlighted_record(self) -> int | None:
+        key = self.query_one("#history", RecordTable).cursor_key
+        return int(key) if key is not None else None
 
     def worker_succeeded(self, name: str, result: Any) -> None:
         if name == "open":
             self.view = result
             self._show_history(result)
+            self._show_pending(result)
+        elif name == "basis":
+            self._open_form(*result)
+            return
         elif name == "mynumber":
             self.mynumber_shown = result or ""
         elif name == "address":
@@ -133,7 +164,7 @@ class PersonScreen(SesshuScreen):
         rows: list[Row] = []
         for history in view.histories:
             for v in history.records:
-                pending = v.status.value == "pending"
+                pending = v.status.value == "pending" or view.pending_on(v.id) is not None
                 style = "italic yellow" if pending else ""
                 date_text = (
                     f"{format_wareki(v.date, 'short')} ({v.date})"
@@ -147,10 +178,51 @@ class PersonScreen(SesshuScreen):
                     v.lot or "",
                     v.institution_name or v.institution or "",
                     v.physician_name or v.physician or "",
-                    t("person.pending") if pending else t("person.verified"),
+                    self._state(view, v.id, pending),
                 ]
                 rows.append(Row(str(v.id), cells, style))
         self.query_one("#history", RecordTable).set_rows(rows)
+
+    def _state(self, view: PersonView, record_id: int, pending: bool) -> str:
+        change = view.pending_on(record_id)
+        if change is not None:
+            return self.t(f"change.state.{change.kind.value}", change=change.id)
+        return self.t("person.pending") if pending else self.t("person.verified")
+
+    def _show_pending(self, view: PersonView) -> None:
+        box = self.query_one("#pending", Static)
+        box.display = bool(view.pending_changes)
+        text = Text(self.t("change.pending_heading") + "\n", style="bold yellow")
+        for change in view.pending_changes:
+            text.append("\n".join(summary_lines(self.t, change)) + "\n")
+        box.update(text)
+
+    def action_propose(self, kind: str) -> None:
+        ctx = self.sesshu.ctx
+        if ctx is None:
+            return
+        service = ChangeService(ctx)
+        chosen = ChangeKind(kind)
+        record = self._highlighted_record() if chosen.on_record else None
+        if chosen is ChangeKind.RECORD_ADD:
+            record = None
+        self._proposing = chosen
+        self.background(lambda: service.basis(self.atena, record), "basis")
+
+    def _open_form(self, resident: Resident, record: RecordSnapshot | None) -> None:
+        from tui.screens.change_form import ChangeFormModal
+
+        ctx = self.sesshu.ctx
+        if ctx is None:
+            return
+
+        def proposed(change_id: int | None) -> None:
+            if change_id is not None:
+                self.app.notify(self.t("change.proposed", change=change_id))
+                self._service_call(lambda service: service.open(self.atena), "open")
+
+        form = ChangeFormModal(ChangeService(ctx), self._proposing, resident, record)
+        self.app.push_screen(form, proposed)
 
     def action_reveal_mynumber(self) -> None:
         self._service_call(lambda service: service.reveal_mynumber(self.atena), "mynumber")

@@ -7,14 +7,14 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from core.audit_report import MonthlyReport
 from core.clock import today
 from core.services.audit import AuditService
 from tui.base import SesshuScreen, plain
 from tui.screens.confirm import ConfirmModal
-from tui.widgets import top_bar
+from tui.widgets import KeysFooter, top_bar
 
 
 class ReportScreen(SesshuScreen):
@@ -32,7 +32,7 @@ class ReportScreen(SesshuScreen):
         yield Static("", id="summary")
         yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
         yield top_bar(self.t, demo=self.sesshu.is_demo)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#users", DataTable)

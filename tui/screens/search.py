@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from core.japanese.wareki import format_wareki
 from core.person import ResidentSummary
@@ -18,7 +18,7 @@ from core.services.lookup import LookupService, SearchResult
 from tui.base import SesshuScreen, error_text, plain
 from tui.record_table import Column, RecordTable, Row
 from tui.screens.user_add import FieldCheckbox
-from tui.widgets import top_bar
+from tui.widgets import KeysFooter, top_bar
 
 TEXT_FIELDS = ("atena", "mynumber", "kana", "name", "birth", "address")
 COLUMNS = (
@@ -64,7 +64,7 @@ class SearchScreen(SesshuScreen):
         )
         yield Static("", id="summary", classes="hint")
         yield top_bar(self.t, demo=self.sesshu.is_demo)
-        yield Footer()
+        yield KeysFooter()
 
     def _input(self, field: str) -> Input:
         widget = Input(placeholder=self.t(f"search.{field}"), id=field)

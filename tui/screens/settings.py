@@ -7,12 +7,12 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from core.services.terminal import change_setting, read_settings
 from core.terminal import SETTINGS
 from tui.base import SesshuModal, SesshuScreen, error_text, plain
-from tui.widgets import top_bar
+from tui.widgets import KeysFooter, top_bar
 
 
 class SettingsScreen(SesshuScreen):
@@ -24,7 +24,7 @@ class SettingsScreen(SesshuScreen):
         yield Static(self.t("settings_screen.title"), classes="screen-title")
         yield DataTable(id="settings", cursor_type="row")
         yield top_bar(self.t, demo=self.sesshu.is_demo)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#settings", DataTable)

@@ -6,12 +6,12 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.services.users import AccountStatus, UserAdmin
 from tui.base import SesshuScreen, plain
 from tui.screens.confirm import ConfirmModal
-from tui.widgets import top_bar
+from tui.widgets import KeysFooter, top_bar
 
 
 class UsersScreen(SesshuScreen):
@@ -28,7 +28,7 @@ class UsersScreen(SesshuScreen):
         yield Static(self.t("users_screen.title"), classes="screen-title")
         yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
         yield top_bar(self.t, demo=self.sesshu.is_demo)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         t = self.t
