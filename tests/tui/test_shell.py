@@ -114,6 +114,20 @@ async def test_menus_differ_by_role(store_path: Path) -> None:
     assert seen["op1"] == ["search", "batches", "password"]
 
 
+async def test_the_number_of_a_menu_entry_opens_it(store_path: Path) -> None:
+    app = make_app(store_path)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await log_in(pilot, "adm1", PASSWORD)
+        await pilot.press("2")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "SettingsScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("9")  # no ninth entry: nothing happens
+        await pilot.pause()
+        assert isinstance(app.screen, MainMenuScreen)
+
+
 async def test_first_login_forces_a_password_change(store_path: Path, sessions: Sessions) -> None:
     admin = sessions.login("adm1")
     UserAdmin(admin.ctx, admin.vault).add(

@@ -17,7 +17,11 @@ from tui.widgets import KeysFooter, top_bar
 
 class MainMenuScreen(SesshuScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f12", "logout", "binding.logout", id="logout")
+        Binding("f12", "logout", "binding.logout", id="logout"),
+        *(
+            Binding(str(n), f"pick({n})", "binding.open", show=False, id=f"pick_{n}")
+            for n in range(1, 10)
+        ),
     ]
 
     def compose(self) -> ComposeResult:
@@ -56,6 +60,13 @@ class MainMenuScreen(SesshuScreen):
             if entry.id == event.option.id:
                 self.app.push_screen(entry.screen())
                 return
+
+    def action_pick(self, number: int) -> None:
+        """The number shown before an entry opens it."""
+        menu = self.query_one("#menu", OptionList)
+        if 1 <= number <= menu.option_count:
+            menu.highlighted = number - 1
+            menu.action_select()
 
     def menu_ids(self) -> list[str]:
         menu = self.query_one("#menu", OptionList)
