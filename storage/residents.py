@@ -110,8 +110,14 @@ class SqlResidents:
         if query.status:
             clauses.append("r.status = ?")
             params.append(query.status.value)
+        name = query.name
+        if name and query.birth and not query.name_variants and searchable(name):
+            # The birth range narrows first; the name is tested on the same index's entries.
+            clauses.append("instr(sesshu_name_search(r.name), ?) > 0")
+            params.append(searchable(name))
+            name = None
         for column, text, fallback in (
-            ("variant" if query.name_variants else "name", query.name, "r.name"),
+            ("variant" if query.name_variants else "name", name, "r.name"),
             ("address", query.address, "r.address"),
         ):
             if not text:

@@ -55,7 +55,13 @@ def _terms(function: Callable[[str], str]) -> Callable[[str | None], str]:
     return apply
 
 
+def name_search_key(text: str) -> str:
+    """The name as partial search compares it: ``name_key`` without spaces or punctuation."""
+    return searchable(name_key(text))
+
+
 FUNCTIONS: dict[str, Callable[[str | None], str | None]] = {
+    "sesshu_name_search": _nullable(name_search_key),
     "sesshu_kana_key": _nullable(kana_key),
     "sesshu_kana_loose_key": _nullable(kana_loose_key),
     "sesshu_name_terms": _terms(name_key),

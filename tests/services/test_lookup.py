@@ -127,6 +127,27 @@ def test_address_sex_status_and_combinations(people: Sessions) -> None:
     assert find(people, kana="サイトウ", birth="2000-04-02") == ["1000000008"]
 
 
+@pytest.mark.parametrize(
+    ("name", "birth", "expected"),
+    [
+        ("山田太郎", "H2", ["1000000001"]),  # across the space between surname and given name
+        ("山田　太郎", "1990-01", ["1000000001"]),
+        ("田", "1989", ["1000000002"]),
+        ("山崎", "1956", ["1000000006"]),  # 山﨑 (1955) is a different character
+        ("山崎", "1955", []),
+        ("ｵﾌﾞﾗｲｴﾝ", "1975", []),  # kana is not the kanji name
+        ("O'Brien", "S50", ["1000000013"]),
+    ],
+)
+def test_name_with_birth_reads_the_birth_index(
+    people: Sessions, name: str, birth: str, expected: list[str]
+) -> None:
+    assert find(people, name=name, birth=birth) == expected
+    assert find(people, name=name, birth=birth, variants=True) == sorted(
+        set(expected) | ({"1000000005"} if name == "山崎" and birth == "1955" else set())
+    )
+
+
 def test_a_name_only_query_is_capped_with_a_hint(people: Sessions) -> None:
     service = LookupService(people.login("op1").ctx)
     result = service.search(SearchCriteria(name="田", limit=2))
