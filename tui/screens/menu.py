@@ -19,7 +19,14 @@ class MainMenuScreen(SesshuScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f12", "logout", "binding.logout", id="logout"),
         *(
-            Binding(str(n), f"pick({n})", "binding.open", show=False, id=f"pick_{n}")
+            Binding(
+                str(n),
+                f"pick({n})",
+                "binding.open_numbered",
+                show=False,
+                key_display="1–9",
+                id=f"pick_{n}",
+            )
             for n in range(1, 10)
         ),
     ]
