@@ -23,6 +23,7 @@ from core.services.auth import AuthService
 from core.services.context import ServiceContext
 from core.services.setup import initialise
 from core.services.users import NewAccount, UserAdmin
+from storage.demo.batch import add_demo_batch
 from storage.demo.generator import SyntheticResident, generate_city, generate_institutions
 from storage.keyfile import KeyFile, sidecar_path
 from storage.residents import mynumber_digest
@@ -111,6 +112,7 @@ def build_demo_store(
         auth.logout(ctx, reason="demo")
     finally:
         store.close()
+    add_demo_batch(vault, clock, DEMO_PASSWORD, seed)
     return DemoSummary(path, residents, records)
 
 

@@ -61,3 +61,18 @@ def test_demo_refuses_an_existing_store_and_force_rebuilds_only_demos(
     assert real.code == 1
     assert "Not a demo store" in real.stderr
     assert store_path.exists()
+
+
+def test_demo_has_a_batch_waiting_for_its_second_pass(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "d.db"
+    cli("demo", "--residents", "400", store=path)
+    status = cli(
+        "batch", "status", "1", "--as", "op2", "--password-stdin", "--json", stdin=PW, store=path
+    ).json()
+    assert (status["status"], status["count"], status["pass1"], status["pass2"]) == (
+        "open",
+        12,
+        12,
+        0,
+    )
+    assert status["keyers"] == {"1": ["op1"], "2": []}
