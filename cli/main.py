@@ -21,6 +21,7 @@ from cli import catalog as catalog_commands
 from cli import change as change_commands
 from cli import demo as demo_commands
 from cli import lookup as lookup_commands
+from cli import media as media_commands
 from cli import store as store_commands
 from cli import terminal as terminal_commands
 from cli import user as user_commands
@@ -54,6 +55,7 @@ app.add_typer(store_commands.app, name="store")
 app.add_typer(terminal_commands.app, name="terminal")
 app.add_typer(catalog_commands.app, name="catalog")
 app.add_typer(batch_commands.app, name="batch")
+app.add_typer(media_commands.app, name="media")
 app.add_typer(change_commands.app, name="change")
 app.command("demo")(demo_commands.demo)
 app.command("lookup")(lookup_commands.lookup)
