@@ -24,8 +24,8 @@ from textual.widgets import Input
 
 from bench.batches import copy_store, in_use
 from bench.common import login, percentiles, record
+from bench.tui_common import pilot_login
 from core.services.batches import BatchService
-from storage.demo_store import DEMO_PASSWORD
 from tui.app import SesshuApp
 from tui.screens.keying import KeyingScreen
 from tui.slip_form import FORM
@@ -71,19 +71,7 @@ async def measure(store_path: Path, work: list[dict[str, str]]) -> dict[str, lis
     fields: list[float] = []
     saves: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        app.screen.query_one("#name", Input).value = "op1"
-        password = app.screen.query_one("#password", Input)
-        password.value = DEMO_PASSWORD
-        password.focus()
-        await pilot.press("enter")
-        for _ in range(3000):
-            if app.session is not None:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise RuntimeError("login did not complete")
-        await pilot.pause()
+        await pilot_login(app, pilot, "op1")
         if app.ctx is None:
             raise RuntimeError("no session after login")
         service = BatchService(app.ctx)

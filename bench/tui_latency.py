@@ -17,7 +17,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 from bench.common import login, percentiles, record
-from storage.demo_store import DEMO_PASSWORD
+from bench.tui_common import pilot_login
 from tui.app import SesshuApp
 from tui.screens.search import SearchScreen
 
@@ -41,19 +41,7 @@ async def measure(store_path: Path, queries: list[str]) -> list[float]:
     app = SesshuApp(store_path, "ja", idle_lock_seconds=3600)
     samples: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        app.screen.query_one("#name", Input).value = "op1"
-        password = app.screen.query_one("#password", Input)
-        password.value = DEMO_PASSWORD
-        password.focus()
-        await pilot.press("enter")
-        for _ in range(3000):
-            if app.session is not None:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise RuntimeError("login did not complete")
-        await pilot.pause()
+        await pilot_login(app, pilot, "op1")
         await pilot.press("enter")
         await pilot.pause()
         screen = app.screen

@@ -22,6 +22,7 @@ from core.errors import SesshuError
 from core.i18n import Catalogue, Language, catalogue
 from core.ports import OpenStore
 from core.services.auth import AuthService
+from core.services.batches import BatchService
 from core.services.context import ServiceContext, Session
 from core.services.terminal import idle_lock_seconds
 from storage.vault import Vault
@@ -53,6 +54,7 @@ class SesshuApp(App[None]):
         self.vault = Vault(store_path, self.clock)
         self.auth = AuthService(self.vault, self.clock)
         self.ctx: ServiceContext | None = None
+        self._batch_service: BatchService | None = None
         self._idle_override = idle_lock_seconds
         self.idle_seconds = idle_lock_seconds or 600.0
         self.last_input = time.monotonic()
@@ -85,6 +87,15 @@ class SesshuApp(App[None]):
     @property
     def session(self) -> Session | None:
         return self.ctx.session if self.ctx else None
+
+    @property
+    def batch_service(self) -> BatchService:
+        """The batch service of the current session (its masters are loaded once)."""
+        if self.ctx is None:
+            raise RuntimeError("no session")
+        if self._batch_service is None or self._batch_service.ctx is not self.ctx:
+            self._batch_service = BatchService(self.ctx)
+        return self._batch_service
 
     def start_session(self, session: Session, store: OpenStore) -> None:
         """A login succeeded: replace any previous session and show the main menu."""

@@ -47,7 +47,6 @@ class BatchSummaryScreen(SesshuScreen):
         super().__init__()
         self.batch_id = batch_id
         self.summary: BatchSummary | None = None
-        self._service: BatchService | None = None
 
     def compose(self) -> ComposeResult:
         t = self.t
@@ -73,12 +72,7 @@ class BatchSummaryScreen(SesshuScreen):
 
     @property
     def service(self) -> BatchService:
-        ctx = self.sesshu.ctx
-        if ctx is None:
-            raise RuntimeError("no session")
-        if self._service is None or self._service.ctx is not ctx:
-            self._service = BatchService(ctx)
-        return self._service
+        return self.sesshu.batch_service
 
     def _can(self, permission: Permission) -> bool:
         session = self.sesshu.session

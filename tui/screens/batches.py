@@ -40,7 +40,6 @@ class BatchListScreen(SesshuScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._service: BatchService | None = None
         self._select: int | None = None
         self._empty = False
 
@@ -62,12 +61,7 @@ class BatchListScreen(SesshuScreen):
 
     @property
     def service(self) -> BatchService:
-        ctx = self.sesshu.ctx
-        if ctx is None:
-            raise RuntimeError("no session")
-        if self._service is None or self._service.ctx is not ctx:
-            self._service = BatchService(ctx)
-        return self._service
+        return self.sesshu.batch_service
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("new", "key_pass"):

@@ -41,7 +41,6 @@ class ReconcileScreen(SesshuScreen):
         self.batch_id = batch_id
         self.open: list[Mismatch] = []
         self._masters: Masters | None = None
-        self._service: BatchService | None = None
         self._note = ""  # what the last resolution did
 
     def compose(self) -> ComposeResult:
@@ -67,12 +66,7 @@ class ReconcileScreen(SesshuScreen):
 
     @property
     def service(self) -> BatchService:
-        ctx = self.sesshu.ctx
-        if ctx is None:
-            raise RuntimeError("no session")
-        if self._service is None or self._service.ctx is not ctx:
-            self._service = BatchService(ctx)
-        return self._service
+        return self.sesshu.batch_service
 
     def current(self) -> Mismatch | None:
         table = self.query_one("#mismatches", RecordTable)
