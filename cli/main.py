@@ -20,8 +20,10 @@ from cli import batch as batch_commands
 from cli import catalog as catalog_commands
 from cli import change as change_commands
 from cli import demo as demo_commands
+from cli import export as export_commands
 from cli import lookup as lookup_commands
 from cli import media as media_commands
+from cli import provision as provision_commands
 from cli import store as store_commands
 from cli import terminal as terminal_commands
 from cli import user as user_commands
@@ -57,6 +59,10 @@ app.add_typer(catalog_commands.app, name="catalog")
 app.add_typer(batch_commands.app, name="batch")
 app.add_typer(media_commands.app, name="media")
 app.add_typer(change_commands.app, name="change")
+app.add_typer(export_commands.app, name="export")
+app.add_typer(provision_commands.app, name="provision")
+app.add_typer(provision_commands.recipients_app, name="recipient")
+app.add_typer(provision_commands.bases_app, name="basis")
 app.command("demo")(demo_commands.demo)
 app.command("lookup")(lookup_commands.lookup)
 app.command("show")(lookup_commands.show)

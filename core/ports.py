@@ -10,13 +10,35 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import PurePath
 from typing import Protocol
 
 from core.accounts import Account
 from core.audit import AuditEvent, AuditRecord, Checkpoint, SignatureCheck
 from core.batches import Batch, NewRecord, RecordKey, Resolution, SlipEntry, SlipOutcome
 from core.changes import ChangeStatus, PendingChange, RecordSnapshot, Values
+from core.exports import (
+    Export,
+    ExportKind,
+    ExportStatus,
+    MediaEvent,
+    Medium,
+    PayloadSpec,
+    WriteJob,
+    WriteOutcome,
+)
 from core.masters import MasterEntry
+from core.provision import (
+    Case,
+    CasePerson,
+    CaseStatus,
+    FlagDecision,
+    LegalBasis,
+    ProvisionRecord,
+    Recipient,
+    RecipientKind,
+    StageEntry,
+)
 from core.residents import Resident, VaccinationRecord
 from core.search import ResidentQuery
 
@@ -166,6 +188,96 @@ class ChangeRepository(Protocol):
         ...
 
 
+class ExportRepository(Protocol):
+    def add(
+        self,
+        kind: ExportKind,
+        case: int | None,
+        spec: PayloadSpec,
+        content_hash: str,
+        recipients: tuple[str, ...],
+        created_by: str,
+        at: datetime,
+        status: ExportStatus,
+    ) -> Export: ...
+    def get(self, export: int) -> Export | None: ...
+    def find(self, status: ExportStatus | None = None, limit: int = 200) -> list[Export]: ...
+    def save(self, export: Export) -> Export:
+        """Write status and decision if the row is still at ``export.version``; version + 1."""
+        ...
+
+
+class MediaRepository(Protocol):
+    def register(
+        self,
+        export: Export,
+        media_type: str,
+        created_by: str,
+        witness: str,
+        at: datetime,
+        location: str,
+        terminal: str,
+    ) -> Medium:
+        """A new medium in state ``writing``, with its label assigned."""
+        ...
+
+    def get(self, medium: int) -> Medium | None: ...
+    def find(self, open_only: bool = False, case: int | None = None) -> list[Medium]: ...
+    def save(self, medium: Medium) -> Medium:
+        """Write every mutable field if the row is still at ``medium.version``; version + 1."""
+        ...
+
+    def add_event(self, event: MediaEvent) -> None: ...
+    def events(self, medium: int) -> list[MediaEvent]: ...
+
+
+class ProvisionRepository(Protocol):
+    def add_recipient(
+        self,
+        name: str,
+        kind: RecipientKind,
+        code: str | None,
+        contact: str,
+        age_recipients: tuple[str, ...],
+        created_by: str,
+        at: datetime,
+    ) -> Recipient: ...
+    def recipient(self, recipient_id: int) -> Recipient | None: ...
+    def recipients(self) -> list[Recipient]: ...
+    def bases(self) -> list[LegalBasis]: ...
+    def basis(self, key: str) -> LegalBasis | None: ...
+    def put_basis(self, basis: LegalBasis) -> None: ...
+    def add_case(self, case: Case) -> Case: ...
+    def case(self, case_id: int) -> Case | None: ...
+    def cases(self, status: CaseStatus | None = None) -> list[Case]: ...
+    def save_case(self, case: Case) -> Case: ...
+    def add_persons(self, case_id: int, persons: list[CasePerson]) -> None: ...
+    def persons(self, case_id: int) -> list[CasePerson]: ...
+    def decide_person(self, case_id: int, atena: str, decision: FlagDecision) -> bool: ...
+    def frame(self, sex: str, born_from: date, born_to: date) -> list[str]: ...
+    def person_flags(self, atenas: list[str]) -> dict[str, tuple[str, ...]]: ...
+    def preview_rows(self, case_id: int, limit: int) -> list[tuple[str, str, str, str, str]]: ...
+    def match_mover(self, mynumber: str, former_code: str) -> str | None: ...
+    def add_stage(self, entry: StageEntry) -> None: ...
+    def stages(self, case_id: int) -> list[StageEntry]: ...
+    def add_record(self, record: ProvisionRecord) -> int: ...
+    def records(
+        self, since: date | None = None, until: date | None = None
+    ) -> list[ProvisionRecord]: ...
+
+
+class Exporter(Protocol):
+    """Builds, signs, encrypts, writes and reads back a medium (implemented in exports/)."""
+
+    def default_spool(self) -> PurePath: ...
+    def content_hash(self, spec: PayloadSpec) -> str: ...
+    def write(self, job: WriteJob, progress: Progress | None = None) -> WriteOutcome: ...
+
+
+class Progress(Protocol):
+    def __call__(self, done: int, total: int, /) -> None: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository: ...
@@ -183,6 +295,12 @@ class UnitOfWork(Protocol):
     def records(self) -> RecordRepository: ...
     @property
     def changes(self) -> ChangeRepository: ...
+    @property
+    def exports(self) -> ExportRepository: ...
+    @property
+    def media(self) -> MediaRepository: ...
+    @property
+    def provisions(self) -> ProvisionRepository: ...
 
 
 @dataclass(frozen=True)

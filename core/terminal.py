@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from core.accounts import DEFAULT_IDLE_LOCK_MINUTES
 from core.errors import InvalidValue
@@ -43,6 +44,29 @@ def _yes_no(field_name: str) -> Callable[[str], str]:
     return parse
 
 
+def _absolute_path_or_empty(field_name: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip()
+        if value and not PurePosixPath(value).is_absolute():
+            raise InvalidValue(field_name, "setting.absolute_path")
+        if ".." in PurePosixPath(value).parts:
+            raise InvalidValue(field_name, "setting.absolute_path")
+        return value
+
+    return parse
+
+
+def _device_or_empty(field_name: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip()
+        path = value.removeprefix("stdio:")
+        if value and not (path.startswith("/") and ".." not in PurePosixPath(path).parts):
+            raise InvalidValue(field_name, "setting.device")
+        return value
+
+    return parse
+
+
 SETTINGS: dict[str, SettingSpec] = {
     spec.name: spec
     for spec in (
@@ -66,6 +90,21 @@ SETTINGS: dict[str, SettingSpec] = {
             "no",
             _yes_no("reconcile-by-second-keyer"),
             "setting.reconcile_by_second_keyer",
+        ),
+        SettingSpec("export_enabled", "export", "yes", _yes_no("export"), "setting.export"),
+        SettingSpec(
+            "export_spool",
+            "export-spool",
+            "",
+            _absolute_path_or_empty("export-spool"),
+            "setting.export_spool",
+        ),
+        SettingSpec(
+            "export_device",
+            "export-device",
+            "",
+            _device_or_empty("export-device"),
+            "setting.export_device",
         ),
     )
 }

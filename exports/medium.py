@@ -37,12 +37,28 @@ class DirectoryMedium:
         return None
 
 
+class UnreadableMedium(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # not_iso, no_joliet
+
+
 class IsoMedium:
-    """An ISO image read through its Joliet tree, where the Japanese file names are."""
+    """An ISO image read through its Joliet tree, where the Japanese file names are.
+
+    A medium whose last session has no Joliet tree (e.g. a session appended by another tool)
+    is not one of ours: it is refused as unreadable.
+    """
 
     def __init__(self, path: Path) -> None:
         self._iso = pycdlib.PyCdlib()
-        self._iso.open(str(path))
+        try:
+            self._iso.open(str(path))
+        except pycdlib.pycdlibexception.PyCdlibException:
+            raise UnreadableMedium("not_iso") from None
+        if not self._iso.has_joliet():
+            self._iso.close()
+            raise UnreadableMedium("no_joliet")
 
     def names(self) -> list[str]:
         found: list[str] = []

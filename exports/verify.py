@@ -21,7 +21,7 @@ from exports.bundle import (
     TAGMANIFEST,
     safe_name,
 )
-from exports.medium import Medium, open_medium
+from exports.medium import Medium, UnreadableMedium, open_medium
 from storage.crypto import ed25519_verify
 
 
@@ -127,7 +127,11 @@ def _check_signature(medium: Medium, message: bytes, signer: str | None, verdict
 
 
 def verify_path(path: Path, signer: str | None = None) -> Verdict:
-    medium = open_medium(path)
+    """Verify a bundle directory, image or device; an unreadable medium is a problem, too."""
+    try:
+        medium = open_medium(path)
+    except UnreadableMedium as unreadable:
+        return Verdict(problems=[Problem(path.name, unreadable.reason)])
     try:
         return verify_medium(medium, signer)
     finally:

@@ -8,11 +8,13 @@ approval is bound to, so a change in the data after approval changes the hash.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from core.exports import PayloadSpec
 from storage.database_types import Connection
 
 FETCH = 2000
@@ -90,3 +92,96 @@ def content_hash(conn: Connection, tables: tuple[str, ...] = tuple(TABLES)) -> s
         for chunk in csv_chunks(conn, table, TABLES[table]):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# Items a provision may carry, and the resident columns each one puts in persons.csv.
+ITEM_COLUMNS: dict[str, tuple[str, ...]] = {
+    "atena": ("atena",),
+    "name": ("name",),
+    "kana": ("kana",),
+    "birth": ("birth",),
+    "sex": ("sex",),
+    "address": ("postal", "address"),
+    "mynumber": ("mynumber",),
+}
+HISTORY_COLUMNS = ("atena", "vaccine", "dose", "date", "lot", "institution")
+PERSONS_PER_QUERY = 500
+
+
+def person_columns(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(column for item in items for column in ITEM_COLUMNS.get(item, ()))
+
+
+def _person_chunks(
+    conn: Connection, persons: tuple[str, ...], columns: tuple[str, ...], sql: str
+) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    ordered = sorted(persons)
+    for start in range(0, len(ordered), PERSONS_PER_QUERY):
+        part = ordered[start : start + PERSONS_PER_QUERY]
+        marks = ", ".join("?" * len(part))
+        writer.writerows(conn.execute(sql.format(marks=marks), part).fetchall())
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def spec_streams(conn: Connection, spec: PayloadSpec) -> dict[str, Callable[[], Iterator[bytes]]]:
+    """Each payload file of ``spec`` by name, as a function that streams its CSV afresh."""
+    streams: dict[str, Callable[[], Iterator[bytes]]] = {}
+    for table in spec.tables:
+        if table not in TABLES:
+            raise ValueError(f"not an exportable table: {table}")
+        streams[f"{table}.csv"] = functools.partial(csv_chunks, conn, table, TABLES[table])
+    if spec.persons:
+        columns = person_columns(spec.items)
+        persons_sql = (
+            f"SELECT {', '.join(columns)} FROM residents WHERE atena IN ({{marks}}) ORDER BY atena"
+        )
+        streams["persons.csv"] = functools.partial(
+            _person_chunks, conn, spec.persons, columns, persons_sql
+        )
+        if "history" in spec.items:
+            history_sql = (
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM vaccinations WHERE atena IN ({{marks}}) "
+                "AND status = 'verified' ORDER BY atena, date, id"
+            )
+            streams["history.csv"] = functools.partial(
+                _person_chunks, conn, spec.persons, HISTORY_COLUMNS, history_sql
+            )
+    return streams
+
+
+def spec_hash(conn: Connection, spec: PayloadSpec) -> str:
+    """SHA-256 over every payload file of ``spec``, by name, in order."""
+    digest = hashlib.sha256()
+    for name, stream in spec_streams(conn, spec).items():
+        digest.update(f"{name}\n".encode())
+        for chunk in stream():
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class HashingReader(io.RawIOBase):
+    """Streams chunks to the encryptor while hashing them, so what was written is known."""
+
+    def __init__(self, name: str, chunks: Iterator[bytes], digest: Any) -> None:
+        super().__init__()
+        self._inner = ChunkReader(_tee(name, chunks, digest))
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        return self._inner.readinto(target)
+
+
+def _tee(name: str, chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+    digest.update(f"{name}\n".encode())
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk

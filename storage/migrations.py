@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from core.provision import DEFAULT_BASES
+
 MIGRATIONS = Migrations("sesshu")
 
 
@@ -409,3 +411,190 @@ CREATE INDEX IF NOT EXISTS residents_birth_name ON residents (birth, sesshu_name
 DROP INDEX IF EXISTS residents_birth;
 """,
     )
+
+
+@MIGRATIONS(name="0007_exports_media")
+def exports_media(db: Database) -> None:
+    """Exports (what leaves, bound to its approval) and the media ledger (媒体管理簿).
+
+    The database refuses an approval by the creator, a change of what an export carries after
+    it was created, and every delete: exports and media are kept, however they ended.
+    """
+    run_statements(
+        db,
+        """
+CREATE TABLE exports (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('provision', 'backup', 'migration')),
+  provision_case INTEGER,
+  spec TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'written')),
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  decided_by TEXT,
+  decided_at TEXT,
+  comment TEXT NOT NULL DEFAULT '',
+  version INTEGER NOT NULL DEFAULT 1,
+  CHECK (decided_by IS NULL OR decided_by != created_by)
+);
+CREATE INDEX exports_status ON exports (status, id);
+CREATE TRIGGER exports_content_fixed
+BEFORE UPDATE OF kind, provision_case, spec, content_hash, recipients, created_by, created_at
+ON exports
+BEGIN SELECT RAISE(ABORT, 'what an export carries never changes'); END;
+CREATE TRIGGER exports_no_delete BEFORE DELETE ON exports
+BEGIN SELECT RAISE(ABORT, 'exports are never deleted'); END;
+CREATE TABLE media (
+  id INTEGER PRIMARY KEY,
+  label TEXT NOT NULL UNIQUE,
+  media_type TEXT NOT NULL,
+  export INTEGER NOT NULL REFERENCES exports (id),
+  provision_case INTEGER,
+  created_by TEXT NOT NULL,
+  witness TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN
+    ('writing', 'good', 'spoiled', 'handed_over', 'returned', 'erased', 'disposed')),
+  location TEXT NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path TEXT NOT NULL DEFAULT '',
+  verified_at TEXT,
+  problems TEXT NOT NULL DEFAULT '[]',
+  holder TEXT NOT NULL DEFAULT '',
+  handed_at TEXT,
+  returned_at TEXT,
+  disposed_at TEXT,
+  disposal_method TEXT NOT NULL DEFAULT '',
+  disposal_witness TEXT NOT NULL DEFAULT '',
+  certificate TEXT NOT NULL DEFAULT '',
+  version INTEGER NOT NULL DEFAULT 1,
+  CHECK (witness != created_by),
+  CHECK (status != 'disposed' OR (disposed_at IS NOT NULL AND disposal_witness != ''))
+);
+CREATE INDEX media_status ON media (status, id);
+CREATE INDEX media_case ON media (provision_case);
+CREATE TRIGGER media_disposed_final BEFORE UPDATE ON media
+WHEN OLD.status IN ('disposed', 'erased')
+BEGIN SELECT RAISE(ABORT, 'a destroyed medium is final'); END;
+CREATE TRIGGER media_no_delete BEFORE DELETE ON media
+BEGIN SELECT RAISE(ABORT, 'media are never deleted from the ledger'); END;
+CREATE TABLE media_events (
+  id INTEGER PRIMARY KEY,
+  medium INTEGER NOT NULL REFERENCES media (id),
+  at TEXT NOT NULL,
+  user TEXT NOT NULL,
+  event TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX media_events_medium ON media_events (medium, id);
+"""
+        + _APPEND_ONLY.format(table="media_events"),
+    )
+
+
+@MIGRATIONS(name="0008_provision")
+def provision(db: Database) -> None:
+    """Manual provision: recipients, legal bases, cases, their persons and ledger stages, and
+    the provision records (番号法第23条), which are append-only and kept at least 7 years.
+
+    ``residents.former_code`` is the 全国地方公共団体コード of the municipality a mover-in came
+    from: an inbound inquiry about a 転入者 must name it as well as the 個人番号.
+    """
+    run_statements(
+        db,
+        """
+ALTER TABLE residents ADD COLUMN former_code TEXT;
+CREATE TABLE recipients (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('prefecture', 'municipality', 'ministry', 'contractor')),
+  code TEXT,
+  contact TEXT NOT NULL DEFAULT '',
+  age_recipients TEXT NOT NULL DEFAULT '[]',
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE legal_bases (
+  key TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  title_en TEXT NOT NULL,
+  items TEXT NOT NULL,
+  mynumber INTEGER NOT NULL
+);
+CREATE TABLE provision_cases (
+  id INTEGER PRIMARY KEY,
+  requester TEXT NOT NULL,
+  staff TEXT NOT NULL,
+  supervisor TEXT NOT NULL,
+  recipient INTEGER NOT NULL REFERENCES recipients (id),
+  basis TEXT NOT NULL REFERENCES legal_bases (key),
+  purpose TEXT NOT NULL,
+  items TEXT NOT NULL,
+  delivery TEXT NOT NULL,
+  retention_deadline TEXT,
+  approval_ref TEXT NOT NULL DEFAULT '',
+  selection TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('draft', 'approved', 'rejected', 'executed', 'closed')),
+  created_at TEXT NOT NULL,
+  approved_hash TEXT NOT NULL DEFAULT '',
+  decided_by TEXT,
+  decided_at TEXT,
+  decision_comment TEXT NOT NULL DEFAULT '',
+  checked_by TEXT,
+  checked_at TEXT,
+  checked_hash TEXT NOT NULL DEFAULT '',
+  executed_by TEXT,
+  executed_at TEXT,
+  version INTEGER NOT NULL DEFAULT 1,
+  CHECK (decided_by IS NULL OR decided_by != requester),
+  CHECK (executed_by IS NULL OR checked_by IS NULL OR executed_by != checked_by)
+);
+CREATE INDEX provision_cases_status ON provision_cases (status, id);
+CREATE TRIGGER provision_cases_no_delete BEFORE DELETE ON provision_cases
+BEGIN SELECT RAISE(ABORT, 'provision cases are never deleted'); END;
+CREATE TABLE provision_persons (
+  provision_case INTEGER NOT NULL REFERENCES provision_cases (id),
+  atena TEXT NOT NULL,
+  flags TEXT NOT NULL DEFAULT '',
+  decision TEXT CHECK (decision IS NULL OR decision IN ('open', 'confirmed', 'removed')),
+  PRIMARY KEY (provision_case, atena)
+) WITHOUT ROWID;
+CREATE TABLE provision_stages (
+  id INTEGER PRIMARY KEY,
+  provision_case INTEGER NOT NULL REFERENCES provision_cases (id),
+  stage TEXT NOT NULL,
+  at TEXT NOT NULL,
+  user TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX provision_stages_case ON provision_stages (provision_case, id);
+CREATE TABLE provision_records (
+  id INTEGER PRIMARY KEY,
+  provision_case INTEGER,
+  outcome TEXT NOT NULL CHECK (outcome IN ('provided', 'rejected', 'refused')),
+  at TEXT NOT NULL,
+  requester TEXT NOT NULL,
+  approver TEXT,
+  executor TEXT,
+  recipient TEXT NOT NULL,
+  basis TEXT NOT NULL,
+  items TEXT NOT NULL,
+  persons INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  keep_until TEXT NOT NULL
+);
+CREATE INDEX provision_records_at ON provision_records (at);
+"""
+        + _APPEND_ONLY.format(table="provision_stages")
+        + _APPEND_ONLY.format(table="provision_records"),
+    )
+    for basis in DEFAULT_BASES:
+        db.execute(
+            "INSERT OR IGNORE INTO legal_bases (key, title, title_en, items, mynumber) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (basis.key, basis.title, basis.title_en, ",".join(basis.items), int(basis.mynumber)),
+        )

@@ -1,8 +1,9 @@
 """A plaintext copy of the public masters, so ``sesshu catalog`` works without logging in.
 
-It holds only what is public anyway: vaccine codes, makers and the medical institutions' codes
-and names (協力医療機関). No resident data and no physician names are ever written here. The
-store remains the authority; the copy is refreshed whenever a store is closed.
+It holds only what is public anyway: vaccine codes, makers, the medical institutions' codes
+and names (協力医療機関) and the legal bases of provision. No resident data and no physician
+names are ever written here. The store remains the authority; the copy is refreshed whenever a
+store is closed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def snapshot(conn: Connection) -> dict[str, list[dict[str, Any]]]:
         ),
         "institutions": rows(
             "SELECT code, name FROM institutions WHERE active ORDER BY code", ("code", "name")
+        ),
+        "legal_bases": rows(
+            "SELECT key, title, title_en, items, mynumber FROM legal_bases ORDER BY key",
+            ("key", "title", "title_en", "items", "mynumber"),
         ),
     }
 

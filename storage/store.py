@@ -25,7 +25,9 @@ from storage.batches import SqlBatches, SqlMasters, SqlRecords
 from storage.changes import SqlChanges
 from storage.database import connect, integrity_problems
 from storage.database_types import Connection
+from storage.exports import SqlExports, SqlMedia
 from storage.keyfile import KeyData, KeyFile, pending_aad, seal_data_key
+from storage.provision import SqlProvisions
 from storage.repositories import SqlAudit, SqlSettings, SqlUsers
 from storage.residents import SqlResidents, mynumber_digest
 from storage.slots import SqlKeySlots
@@ -46,6 +48,9 @@ class SqlUnitOfWork:
         self.batches = SqlBatches(conn)
         self.records = SqlRecords(conn)
         self.changes = SqlChanges(conn)
+        self.exports = SqlExports(conn)
+        self.media = SqlMedia(conn)
+        self.provisions = SqlProvisions(conn, store.mynumber_digest)
 
 
 class SqlStore:
