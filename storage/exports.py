@@ -32,11 +32,11 @@ _MEDIA_COLUMNS = (
 )
 
 
-def _when(text: str | None) -> datetime | None:
+def optional_time(text: str | None) -> datetime | None:
     return parse_timestamp(text) if text else None
 
 
-def _stamp(at: datetime | None) -> str | None:
+def optional_stamp(at: datetime | None) -> str | None:
     return timestamp(at) if at is not None else None
 
 
@@ -52,7 +52,7 @@ def _export(row: tuple[Any, ...]) -> Export:
         created_at=parse_timestamp(row[7]),
         recipients=tuple(json.loads(row[8])),
         decided_by=row[9],
-        decided_at=_when(row[10]),
+        decided_at=optional_time(row[10]),
         comment=row[11],
         version=row[12],
     )
@@ -72,12 +72,12 @@ def _medium(row: tuple[Any, ...]) -> Medium:
         location=row[9],
         content_hash=row[10],
         path=row[11],
-        verified_at=_when(row[12]),
+        verified_at=optional_time(row[12]),
         problems=tuple(json.loads(row[13])),
         holder=row[14],
-        handed_at=_when(row[15]),
-        returned_at=_when(row[16]),
-        disposed_at=_when(row[17]),
+        handed_at=optional_time(row[15]),
+        returned_at=optional_time(row[16]),
+        disposed_at=optional_time(row[17]),
         disposal_method=row[18],
         disposal_witness=row[19],
         certificate=row[20],
@@ -139,7 +139,7 @@ class SqlExports:
             (
                 export.status.value,
                 export.decided_by,
-                _stamp(export.decided_at),
+                optional_stamp(export.decided_at),
                 export.comment,
                 export.id,
                 export.version,
@@ -216,12 +216,12 @@ class SqlMedia:
                 medium.location,
                 medium.content_hash,
                 medium.path,
-                _stamp(medium.verified_at),
+                optional_stamp(medium.verified_at),
                 json.dumps(list(medium.problems), ensure_ascii=False),
                 medium.holder,
-                _stamp(medium.handed_at),
-                _stamp(medium.returned_at),
-                _stamp(medium.disposed_at),
+                optional_stamp(medium.handed_at),
+                optional_stamp(medium.returned_at),
+                optional_stamp(medium.disposed_at),
                 medium.disposal_method,
                 medium.disposal_witness,
                 medium.certificate,

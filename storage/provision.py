@@ -24,6 +24,7 @@ from core.provision import (
     StageEntry,
 )
 from storage.database_types import Connection
+from storage.exports import optional_stamp, optional_time
 
 _CASE_COLUMNS = (
     "id, requester, staff, supervisor, recipient, basis, purpose, items, delivery, "
@@ -36,14 +37,6 @@ _RECORD_COLUMNS = (
     "persons, content_hash, reason, keep_until"
 )
 PERSONS_PER_QUERY = 500
-
-
-def _when(text: str | None) -> datetime | None:
-    return parse_timestamp(text) if text else None
-
-
-def _stamp(at: datetime | None) -> str | None:
-    return timestamp(at) if at else None
 
 
 def _case(row: tuple[Any, ...]) -> Case:
@@ -64,13 +57,13 @@ def _case(row: tuple[Any, ...]) -> Case:
         created_at=parse_timestamp(row[13]),
         approved_hash=row[14],
         decided_by=row[15],
-        decided_at=_when(row[16]),
+        decided_at=optional_time(row[16]),
         decision_comment=row[17],
         checked_by=row[18],
-        checked_at=_when(row[19]),
+        checked_at=optional_time(row[19]),
         checked_hash=row[20],
         executed_by=row[21],
-        executed_at=_when(row[22]),
+        executed_at=optional_time(row[22]),
         version=row[23],
     )
 
@@ -223,13 +216,13 @@ class SqlProvisions:
                 case.status.value,
                 case.approved_hash,
                 case.decided_by,
-                _stamp(case.decided_at),
+                optional_stamp(case.decided_at),
                 case.decision_comment,
                 case.checked_by,
-                _stamp(case.checked_at),
+                optional_stamp(case.checked_at),
                 case.checked_hash,
                 case.executed_by,
-                _stamp(case.executed_at),
+                optional_stamp(case.executed_at),
                 case.id,
                 case.version,
             ),
