@@ -9,10 +9,10 @@ import typer
 
 from cli.context import acting, emit_json, say, state
 from cli.options import AsOption, JsonOption, StdinOption
-from cli.services import export_service, provision_service
 from core.clock import timestamp
 from core.exports import DEFAULT_LOCATION, Export
 from core.services.exports import Written
+from exports.services import export_service, provision_service
 
 app = typer.Typer(
     help="Exports to write-once media: create, approve, reject, write, list, show.",

@@ -11,9 +11,9 @@ import typer
 
 from cli.context import acting, emit_json, say, state
 from cli.options import AsOption, JsonOption, StdinOption
-from cli.services import media_service
 from core.clock import JST, timestamp
 from core.exports import DEFAULT_LOCATION, Medium
+from exports.services import media_service
 from exports.verify import OpenFailed, Verdict, open_bundle, read_signer_file, verify_path
 
 app = typer.Typer(

@@ -11,11 +11,11 @@ import typer
 from cli.context import acting, emit_json, say, state
 from cli.export import ProgressLine, say_written, written_json
 from cli.options import AsOption, JsonOption, StdinOption
-from cli.services import provision_service
 from core.clock import timestamp
 from core.errors import InvalidValue
 from core.provision import DEFAULT_BASES, Case, LegalBasis, Recipient, parse_strata
 from core.services.provision import CaseRequest, Preview
+from exports.services import provision_service
 from storage import public_masters
 
 recipients_app = typer.Typer(

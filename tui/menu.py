@@ -32,6 +32,24 @@ def _changes() -> Screen[None]:
     return ChangesScreen()
 
 
+def _provision() -> Screen[None]:
+    from tui.screens.provision import ProvisionCasesScreen
+
+    return ProvisionCasesScreen()
+
+
+def _dashboard() -> Screen[None]:
+    from tui.screens.dashboard import DashboardScreen
+
+    return DashboardScreen()
+
+
+def _media() -> Screen[None]:
+    from tui.screens.media import MediaLedgerScreen
+
+    return MediaLedgerScreen()
+
+
 def _users() -> Screen[None]:
     from tui.screens.users import UsersScreen
 
@@ -86,10 +104,21 @@ WORK_ENTRIES: tuple[MenuEntry, ...] = (
         (Permission.BATCH_RECONCILE,),
     ),
     MenuEntry("changes", "change.menu", Permission.CHANGE_CONFIRM, _changes),
+    MenuEntry("dashboard", "dashboard_screen.menu", Permission.PROVISION_APPROVE, _dashboard),
+    MenuEntry(
+        "provision",
+        "provision_screen.menu",
+        Permission.PROVISION_REQUEST,
+        _provision,
+        (Permission.PROVISION_APPROVE, Permission.PROVISION_CHECK),
+    ),
     MenuEntry("users", "menu.users", Permission.USER_MANAGE, _users),
     MenuEntry("settings", "menu.settings", Permission.TERMINAL_CONFIGURE, _settings),
     MenuEntry("audit", "menu.audit", Permission.AUDIT_READ, _audit),
     MenuEntry("audit_report", "menu.audit_report", Permission.AUDIT_READ, _report),
+    MenuEntry(
+        "media", "media_screen.menu", Permission.MEDIA_MANAGE, _media, (Permission.AUDIT_READ,)
+    ),
 )
 
 ACCOUNT_ENTRIES: tuple[MenuEntry, ...] = (MenuEntry("password", "menu.password", None, _password),)

@@ -472,6 +472,8 @@ class ProvisionService:
             case = _case(uow, case_id)
             if case.status is not CaseStatus.APPROVED:
                 raise RuleViolation("provision.not_approved", status=case.status.value)
+            if case.decided_by == self.ctx.user:
+                raise RuleViolation("provision.approver_checks")
             fingerprint = self._fingerprint(uow, case)
             if fingerprint != case.approved_hash:
                 raise RuleViolation("provision.changed_after_approval")

@@ -70,7 +70,7 @@ def ready_case(people: Sessions, **changes: object) -> int:
 def add_user(people: Sessions, name: str, *roles: Role, mynumber: bool = False) -> None:
     admin = people.login("adm1")
     UserAdmin(admin.ctx, admin.vault).add(
-        NewAccount(name, roles, mynumber_access=mynumber), PASSWORD
+        NewAccount(name, frozenset(roles), mynumber_access=mynumber), PASSWORD
     )
     with admin.store.transaction() as uow:
         account = uow.users.get(name)
@@ -109,6 +109,8 @@ def test_self_approval_and_approval_by_a_non_supervisor_are_refused(people: Sess
         service(people, "ver1").approve(case)
     assert "provision.refused" in actions(people)
     assert service(people, "sup1").approve(case).status is CaseStatus.APPROVED
+    with pytest.raises(RuleViolation, match="provision.approver_checks"):
+        service(people, "sup1").check(case)  # the second check is someone else's
 
 
 def test_the_mynumber_only_under_a_basis_that_allows_it(people: Sessions) -> None:

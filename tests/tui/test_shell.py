@@ -110,8 +110,8 @@ async def test_menus_differ_by_role(store_path: Path) -> None:
             assert isinstance(screen, MainMenuScreen)
             seen[user] = screen.menu_ids()
     assert seen["adm1"] == ["users", "settings", "password"]
-    assert seen["aud1"] == ["audit", "audit_report", "password"]
-    assert seen["op1"] == ["search", "batches", "password"]
+    assert seen["aud1"] == ["audit", "audit_report", "media", "password"]
+    assert seen["op1"] == ["search", "batches", "provision", "media", "password"]
 
 
 async def test_the_number_of_a_menu_entry_opens_it(store_path: Path) -> None:

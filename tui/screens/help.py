@@ -1,4 +1,5 @@
-"""ヘルプ: every key binding active on the screen below, from the same bindings as the footer."""
+"""ヘルプ: every key binding active on the screen below, from the same bindings as the footer,
+under the screen's own help text (``HELP_KEY``) if it has one."""
 
 from __future__ import annotations
 
@@ -21,12 +22,19 @@ class HelpScreen(SesshuModal[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="dialog"):
             yield Static(self.t("help.title"), classes="dialog-title")
+            yield Static("", id="screen-help", classes="hint")
             yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#keys", DataTable)
         table.add_columns(self.t("help.key"), self.t("help.action"))
         below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else self.app.screen
+        about = self.query_one("#screen-help", Static)
+        help_key = getattr(below, "HELP_KEY", "")
+        about.display = bool(help_key)
+        if help_key:
+            about.update(plain(self.t(help_key)))
+            self.query_one("#help-box").add_class("wide")
         seen: set[str] = set()
         for key, active in below.active_bindings.items():
             binding: Binding = active.binding

@@ -1,4 +1,4 @@
-"""Services wired to this store's adapters, as every command group builds them."""
+"""Core services wired to the export adapter of an open store, for the CLI and the TUI alike."""
 
 from __future__ import annotations
 
