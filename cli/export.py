@@ -45,7 +45,6 @@ def written_json(written: Written) -> dict[str, object]:
     medium, outcome = written.medium, written.outcome
     document: dict[str, object] = {
         "media": medium.id,
-        "medium": medium.id,
         "label": medium.label,
         "status": medium.status.value,
         "path": outcome.read_path,

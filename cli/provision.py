@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.context import acting, emit_json, say, state
+from cli.context import Secrets, acting, acting_as, emit_json, say, state
 from cli.export import ProgressLine, say_written, written_json
 from cli.options import AsOption, JsonOption, StdinOption
 from core.clock import timestamp
@@ -474,9 +474,8 @@ def erasure(
     as_json: JsonOption = False,
 ) -> None:
     """Record the recipient's erasure report."""
-    day = _date(on, "date") or date.today()
     with acting(acting_user, password_stdin) as session:
-        case = provision_service(session.ctx).erasure(case_id, day, reference)
+        case = provision_service(session.ctx).erasure(case_id, _date(on, "date"), reference)
     _decision(case, as_json, "provision.stage_recorded")
 
 
@@ -564,14 +563,9 @@ def inquiry(
 ) -> None:
     """An inbound inquiry about a mover-in (転入者). The 個人番号 is read from standard input
     (after the password line with --password-stdin) and never stored."""
-    import sys
-
-    with acting(acting_user, password_stdin) as session:
-        number = (
-            sys.stdin.readline().strip()
-            if password_stdin
-            else typer.prompt("個人番号", hide_input=True)
-        )
+    secrets = Secrets(password_stdin, state().t)
+    with acting_as(acting_user, secrets.next("field.password")) as session:
+        number = secrets.next("field.mynumber")
         atena = provision_service(session.ctx).inquiry(number, former_code)
     if as_json:
         emit_json({"matched": atena is not None, "atena": atena})

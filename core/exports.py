@@ -145,10 +145,6 @@ class WriteTarget:
     image: PurePath  # the ISO file (for a device, the staging image in the spool)
     device: str | None = None
 
-    @property
-    def media_type(self) -> str:
-        return "iso" if self.device is None else "disc"
-
 
 def witness_name(witness: str, user: str) -> str:
     """The witness is another person, named in full: never the person writing."""

@@ -22,7 +22,7 @@ from exports import burn as burner
 from exports.bundle import PayloadFile, build_bundle
 from exports.iso import write_iso
 from exports.verify import verify_path
-from storage.export_payload import HashingReader, spec_hash, spec_streams
+from storage.export_payload import ChunkReader, hashed, spec_hash, spec_streams
 from storage.store import SqlStore
 
 SPOOL_NAME = "spool"
@@ -98,7 +98,7 @@ def _opener(
     name: str, stream: Callable[[], Iterator[bytes]], digest: hashlib._Hash
 ) -> Callable[[], io.BufferedReader]:
     def open_stream() -> io.BufferedReader:
-        return io.BufferedReader(HashingReader(name, stream(), digest), BUFFER)
+        return io.BufferedReader(ChunkReader(hashed(name, stream(), digest)), BUFFER)
 
     return open_stream
 

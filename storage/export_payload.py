@@ -166,21 +166,8 @@ def spec_hash(conn: Connection, spec: PayloadSpec) -> str:
     return digest.hexdigest()
 
 
-class HashingReader(io.RawIOBase):
-    """Streams chunks to the encryptor while hashing them, so what was written is known."""
-
-    def __init__(self, name: str, chunks: Iterator[bytes], digest: Any) -> None:
-        super().__init__()
-        self._inner = ChunkReader(_tee(name, chunks, digest))
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        return self._inner.readinto(target)
-
-
-def _tee(name: str, chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+def hashed(name: str, chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+    """The chunks unchanged, fed to ``digest`` as ``spec_hash`` does: what was written is known."""
     digest.update(f"{name}\n".encode())
     for chunk in chunks:
         digest.update(chunk)

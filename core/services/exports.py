@@ -136,15 +136,10 @@ class ExportService:
             )
         return export
 
-    def carry_case(
-        self, case: int, spec: PayloadSpec, content_hash: str, recipients: tuple[str, ...]
-    ) -> Export:
-        """The export of a provision case; the case gate must clear it first."""
+    def carry_case(self, case: int, recipients: tuple[str, ...]) -> Export:
+        """The export of a provision case: what the case gate clears, already approved."""
         self.ctx.require(Permission.EXPORT_CREATE, f"provision:{case}")
-        gate = self._gate()
-        cleared_spec, cleared_hash = gate.cleared(case, self.ctx.user)
-        if (cleared_spec, cleared_hash) != (spec, content_hash):
-            raise RuleViolation("export.case_changed", case=case)
+        spec, content_hash = self._gate().cleared(case, self.ctx.user)
         with self.ctx.store.transaction() as uow:
             export = uow.exports.add(
                 ExportKind.PROVISION,
@@ -323,10 +318,11 @@ class ExportService:
             raise RuleViolation("export.already_written")
         if export.kind is ExportKind.PROVISION:
             assert export.case is not None
-            spec, content_hash = self._gate().cleared(export.case, self.ctx.user)
-            if (spec, content_hash) != (export.spec, export.content_hash):
+            current = self._gate().cleared(export.case, self.ctx.user)
+            if current != (export.spec, export.content_hash):
                 raise RuleViolation("export.case_changed", case=export.case)
-        elif export.status is not ExportStatus.APPROVED:
+            return
+        if export.status is not ExportStatus.APPROVED:
             raise RuleViolation("export.not_approved", status=export.status.value)
         if self.exporter.content_hash(export.spec) != export.content_hash:
             raise RuleViolation("export.content_changed")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from core.audit import Action
-from core.errors import Issue, NotFound, PermissionDenied, RuleViolation, ValidationFailed
+from core.errors import Issue, NotFound, RuleViolation, ValidationFailed
 from core.exports import Export, PayloadSpec
 from core.identifiers import normalize_municipality_code, normalize_mynumber
 from core.ports import Exporter, Progress, UnitOfWork
@@ -271,15 +271,16 @@ class ProvisionService:
 
     # --- the fingerprint and the gate ---------------------------------------------------------
 
-    def _spec(self, uow: UnitOfWork, case: Case) -> PayloadSpec:
-        included = tuple(p.atena for p in uow.provisions.persons(case.id) if p.included)
-        return PayloadSpec(persons=included, items=case.items)
-
     def _fingerprint(self, uow: UnitOfWork, case: Case) -> str:
+        return self._bound(uow, case)[0]
+
+    def _bound(self, uow: UnitOfWork, case: Case) -> tuple[str, PayloadSpec, str]:
+        """The case fingerprint, the payload it describes and that payload's data hash."""
         recipient = _recipient(uow, case.recipient)
         persons = uow.provisions.persons(case.id)
-        data = self.exporter.content_hash(self._spec(uow, case))
-        return case_fingerprint(case, recipient, persons, data)
+        spec = PayloadSpec(persons=tuple(p.atena for p in persons if p.included), items=case.items)
+        data = self.exporter.content_hash(spec)
+        return case_fingerprint(case, recipient, persons, data), spec, data
 
     def cleared(self, case: int, writer: str) -> tuple[PayloadSpec, str]:
         """Approved, unchanged since, checked by someone else: what may leave, and its hash."""
@@ -287,14 +288,14 @@ class ProvisionService:
             current = _case(uow, case)
             if current.status is not CaseStatus.APPROVED:
                 raise RuleViolation("provision.not_approved", status=current.status.value)
-            if self._fingerprint(uow, current) != current.approved_hash:
+            fingerprint, spec, data = self._bound(uow, current)
+            if fingerprint != current.approved_hash:
                 raise RuleViolation("provision.changed_after_approval")
             if current.checked_hash != current.approved_hash or current.checked_by is None:
                 raise RuleViolation("provision.not_checked")
             if current.checked_by == writer:
                 raise RuleViolation("provision.checker_executes")
-            spec = self._spec(uow, current)
-        return spec, self.exporter.content_hash(spec)
+        return spec, data
 
     # --- preview, decisions and changes -------------------------------------------------------
 
@@ -496,14 +497,13 @@ class ProvisionService:
     def export_for(self, case_id: int) -> Export:
         """The approved export of a cleared case (``export create --case``)."""
         self.ctx.require(Permission.EXPORT_CREATE, _target(case_id))
+        with self.ctx.store.reader() as uow:
+            recipient = _recipient(uow, _case(uow, case_id).recipient)
         try:
-            spec, data_hash = self.cleared(case_id, self.ctx.user)
+            return self.exports.carry_case(case_id, recipient.age_recipients)
         except RuleViolation as refused:
             self._refused(case_id, refused, record=True)
             raise
-        with self.ctx.store.reader() as uow:
-            recipient = _recipient(uow, _case(uow, case_id).recipient)
-        return self.exports.carry_case(case_id, spec, data_hash, recipient.age_recipients)
 
     def execute(
         self,
@@ -640,7 +640,7 @@ class ProvisionService:
             )
         return case
 
-    def erasure(self, case_id: int, on: date, reference: str) -> Case:
+    def erasure(self, case_id: int, on: date | None, reference: str) -> Case:
         self.ctx.require(Permission.PROVISION_REQUEST, _target(case_id))
         if not reference.strip():
             raise ValidationFailed([Issue("reference", "provision.reference_required")])
@@ -651,7 +651,11 @@ class ProvisionService:
             if Stage.EXTERNAL_HANDOVER not in done:
                 raise RuleViolation("provision.erasure_before_handover")
             self._stage(
-                uow, case_id, Stage.ERASURE_REPORTED, date=on.isoformat(), reference=reference
+                uow,
+                case_id,
+                Stage.ERASURE_REPORTED,
+                date=(on or self.ctx.clock.now().date()).isoformat(),
+                reference=reference,
             )
             erased = media.erased_by_recipient(uow, case_id, reference.strip())
             self.ctx.record(
@@ -733,8 +737,6 @@ class ProvisionService:
     def inquiry(self, mynumber: str, former_code: str) -> str | None:
         """An inbound inquiry about a mover-in: both the 個人番号 and the former municipality's
         code must match. The number is never stored, not even in the audit trail."""
-        if not self.ctx.session.can(Permission.MYNUMBER_USE):
-            raise PermissionDenied("permission.denied", permission_key="perm.mynumber.use")
         self.ctx.require(Permission.MYNUMBER_USE, "provision:inquiry")
         number = normalize_mynumber(mynumber)
         code = normalize_municipality_code(former_code, "former_code")

@@ -127,3 +127,77 @@ def test_exports_can_be_switched_off_and_the_spool_moved(run: Cli, tmp_path: Pat
     written = run("export", "write", export, "--witness", "立会", "--out", "b.iso", "--json")
     assert written.code == 0, written.stderr
     assert Path(written.json()["path"]) == spool / "b.iso"
+
+
+def _ready_case(run: Cli, tmp_path: Path) -> str:
+    recipient = run(
+        "recipient", "add", "--name", "某市", "--kind", "municipality", "--code", "131016",
+        "--json", user="sup1",
+    ).json()["recipient"]  # fmt: skip
+    listed = tmp_path / "one.txt"
+    listed.write_text("1000000001\n")
+    case = str(
+        run(
+            "provision", "create", "--recipient", str(recipient), "--basis", "survey-sample",
+            "--purpose", "照会回答", "--items", "name,birth", "--atena-file", str(listed),
+            "--json",
+        ).json()["case"]
+    )  # fmt: skip
+    assert run("provision", "approve", case, user="sup1").code == 0
+    assert run("provision", "check", case, user="ver1").code == 0
+    return case
+
+
+def test_export_create_for_a_case_carries_its_approval(run: Cli, tmp_path: Path) -> None:
+    case = _ready_case(run, tmp_path)
+    created = run("export", "create", "--case", case, "--json")
+    assert created.code == 0, created.stderr
+    export = created.json()
+    assert (export["kind"], export["status"], export["persons"]) == ("provision", "approved", 1)
+    refused = run("export", "approve", str(export["export"]), user="sup1")
+    assert refused.code == 1
+    assert "approved through its case" in refused.stderr
+    written = run(
+        "export", "write", str(export["export"]), "--witness", "立会", "--out", "c.iso", "--json"
+    )
+    assert written.json()["verify"]["ok"] is True
+
+
+def test_mover_in_inquiry_reads_the_number_after_the_password(run: Cli, people_path: Path) -> None:
+    from tests.people import MYNUMBERS, open_store
+
+    store = open_store(people_path)
+    with store.transaction():
+        store.conn.execute("UPDATE residents SET former_code = '131016' WHERE atena = '1000000009'")
+    store.close()
+    number = MYNUMBERS["1000000009"]
+    found = run("provision", "inquiry", "--former-code", "131016", "--json",
+                stdin=f"{PASSWORD}\n{number}\n")  # fmt: skip
+    assert found.code == 0, found.stderr
+    assert found.json() == {"matched": True, "atena": "1000000009"}
+    wrong = run("provision", "inquiry", "--former-code", "132012", "--json",
+                stdin=f"{PASSWORD}\n{number}\n")  # fmt: skip
+    assert wrong.json() == {"matched": False, "atena": None}
+
+
+def test_bad_input_names_the_field(run: Cli, tmp_path: Path) -> None:
+    strata = tmp_path / "strata.csv"
+    strata.write_text("sex,age_from,age_to,share\nM,0,19,0.5\nX,20,forty,0.5\n")
+    bad_strata = run(
+        "provision", "create", "--recipient", "1", "--basis", "survey-sample", "--purpose", "p",
+        "--items", "name", "--sample", "10", "--strata", str(strata), "--seed", "s",
+    )  # fmt: skip
+    assert bad_strata.code == 1
+    assert "line 3" in bad_strata.stderr
+    listed = tmp_path / "one.txt"
+    listed.write_text("1000000001\n")
+    bad_date = run(
+        "provision", "create", "--recipient", "1", "--basis", "survey-sample", "--purpose", "p",
+        "--items", "name", "--atena-file", str(listed), "--deadline", "2027/13/01",
+    )  # fmt: skip
+    assert bad_date.code == 1
+    assert "deadline" in bad_date.stderr
+    assert "YYYY-MM-DD" in bad_date.stderr
+    bad_device = run("terminal", "set", "export-device", "sr0", user="adm1")
+    assert bad_device.code == 1
+    assert "export-device" in bad_device.stderr
