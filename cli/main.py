@@ -18,6 +18,7 @@ import typer
 from cli import audit as audit_commands
 from cli import batch as batch_commands
 from cli import catalog as catalog_commands
+from cli import central as central_commands
 from cli import change as change_commands
 from cli import demo as demo_commands
 from cli import export as export_commands
@@ -25,6 +26,7 @@ from cli import lookup as lookup_commands
 from cli import media as media_commands
 from cli import provision as provision_commands
 from cli import store as store_commands
+from cli import sync as sync_commands
 from cli import terminal as terminal_commands
 from cli import user as user_commands
 from cli.context import (
@@ -63,6 +65,8 @@ app.add_typer(export_commands.app, name="export")
 app.add_typer(provision_commands.app, name="provision")
 app.add_typer(provision_commands.recipients_app, name="recipient")
 app.add_typer(provision_commands.bases_app, name="basis")
+app.add_typer(sync_commands.app, name="sync")
+app.add_typer(central_commands.app, name="central")
 app.command("demo")(demo_commands.demo)
 app.command("lookup")(lookup_commands.lookup)
 app.command("show")(lookup_commands.show)

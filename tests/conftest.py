@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ STAFF: dict[str, tuple[frozenset[Role], bool]] = {
     "mig1": (frozenset({Role.MIGRATION}), False),
 }
 STORE_FILES = ("", ".keyslots")
+ACCOUNTS_VALID_FROM = date(2020, 4, 1)
 
 
 def copy_store(source: Path, target: Path) -> Path:
@@ -56,10 +57,14 @@ def build_staff_store(path: Path) -> Path:
     for name, (roles, mynumber) in STAFF.items():
         admin.add(NewAccount(name, roles, mynumber_access=mynumber), PASSWORD)
     with store.transaction() as uow:
-        for name in STAFF:
+        for name in ("adm1", *STAFF):
             account = uow.users.get(name)
             assert account is not None
-            uow.users.update(replace(account, must_change_password=False))
+            # Valid from long before any test clock, so a fixed clock earlier than the day the
+            # suite runs still finds every account active.
+            uow.users.update(
+                replace(account, must_change_password=False, valid_from=ACCOUNTS_VALID_FROM)
+            )
     auth.logout(ctx)
     assert isinstance(store, SqlStore)
     store.checkpoint_wal()
