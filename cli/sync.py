@@ -2,6 +2,242 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Annotated, Any
+
 import typer
 
+from cli.context import Acting, acting, emit_json, say, state
+from cli.options import AsOption, JsonOption, StdinOption
+from core.clock import parse_timestamp
+from core.errors import InvalidValue
+from core.services.sync import SyncRun, SyncService
+from core.sync import Choice, Conflict, SyncStatus, conflict_fields
+from storage.sync_store import read_status
+from sync.client import HttpCentral, central_for
+
 app = typer.Typer(help="Sync with the central system.")
+
+
+@contextlib.contextmanager
+def _service(session: Acting) -> Iterator[SyncService]:
+    central: HttpCentral | None = central_for(session.ctx.store)
+    try:
+        yield SyncService(session.ctx, central)
+    finally:
+        if central is not None:
+            central.close()
+
+
+@app.command("enroll")
+def enroll(
+    central: Annotated[str, typer.Option("--central", help="https://host:port of the central.")],
+    token: Annotated[str, typer.Option("--token", help="The one-time enrollment token.")],
+    acting_user: AsOption,
+    password_stdin: StdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Enroll this terminal with the central system (administrators)."""
+    from sync.enroll import enroll as enroller
+
+    with acting(acting_user, password_stdin) as session:
+        terminal = SyncService(session.ctx, None).enroll(central, token, enroller)
+    if as_json:
+        emit_json({"enrolled": True, "terminal": terminal, "central": central.rstrip("/")})
+    else:
+        say(state().t("sync.enrolled", terminal=terminal, central=central))
+
+
+@app.command("run")
+def run(
+    acting_user: AsOption,
+    password_stdin: StdinOption = False,
+    as_json: JsonOption = False,
+    watch: Annotated[
+        float | None, typer.Option("--watch", min=1, help="Repeat every SECONDS.")
+    ] = None,
+) -> None:
+    """Push the outbox, then pull what is new (once, or repeatedly with --watch)."""
+    with acting(acting_user, password_stdin) as session:
+        while True:
+            with _service(session) as sync:
+                done = sync.run()
+            _show_run(done, as_json)
+            if watch is None:
+                return
+            time.sleep(watch)
+
+
+def _show_run(done: SyncRun, as_json: bool) -> None:
+    if as_json:
+        emit_json(asdict(done))
+    else:
+        say(state().t("sync.ran", **asdict(done)))
+
+
+@app.command("status")
+def status(
+    acting_user: Annotated[
+        str | None, typer.Option("--as", help="Read live, as this user.")
+    ] = None,
+    password_stdin: StdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Last sync, pending entries, conflicts and errors (no login needed)."""
+    cli = state()
+    now = cli.clock.now()
+    if acting_user is not None:
+        with acting(acting_user, password_stdin) as session:
+            document = _status_json(SyncService(session.ctx, None).status(), now)
+    else:
+        document = _sidecar_json(read_status(cli.store), now)
+    if as_json:
+        emit_json(document)
+        return
+    t = cli.t
+    if not document["enrolled"]:
+        say(t("sync.not_enrolled"))
+        return
+    say(t("sync.status_line", **{k: ("-" if v is None else v) for k, v in document.items()}))
+
+
+def _status_json(found: SyncStatus, now: Any) -> dict[str, Any]:
+    return {
+        "enrolled": found.enrolled,
+        "central": found.central,
+        "last_sync": found.last_sync.isoformat() if found.last_sync else None,
+        "pending": found.pending,
+        "conflicts": found.conflicts,
+        "errors": found.errors,
+        "last_error": found.last_error,
+        "stale": found.stale(now),
+        "cursor": found.cursor,
+    }
+
+
+def _sidecar_json(sidecar: dict[str, Any] | None, now: Any) -> dict[str, Any]:
+    if sidecar is None or not sidecar.get("central"):
+        return {
+            "enrolled": False,
+            "central": "",
+            "last_sync": None,
+            "pending": None,
+            "conflicts": None,
+            "errors": 0,
+            "last_error": "",
+            "stale": True,
+            "cursor": 0,
+        }
+    last = sidecar.get("last_sync")
+    found = SyncStatus(
+        enrolled=True,
+        central=str(sidecar["central"]),
+        last_sync=parse_timestamp(last) if last else None,
+        pending=int(sidecar.get("pending", 0)),
+        conflicts=int(sidecar.get("conflicts", 0)),
+        errors=int(sidecar.get("errors", 0)),
+        last_error=str(sidecar.get("last_error", "")),
+        cursor=int(sidecar.get("cursor", 0)),
+    )
+    return _status_json(found, now)
+
+
+@app.command("compare")
+def compare(
+    acting_user: AsOption, password_stdin: StdinOption = False, as_json: JsonOption = False
+) -> None:
+    """Compare counts and hash totals per table with the central system (exit 1 if any differ)."""
+    with acting(acting_user, password_stdin) as session, _service(session) as sync:
+        result = sync.compare()
+    equal = all(c.equal for c in result)
+    if as_json:
+        emit_json(
+            {
+                "equal": equal,
+                "tables": [
+                    {
+                        "table": c.table,
+                        "local_count": c.local.count,
+                        "central_count": c.central.count,
+                        "local_hash": c.local.hex,
+                        "central_hash": c.central.hex,
+                        "equal": c.equal,
+                    }
+                    for c in result
+                ],
+            }
+        )
+    else:
+        t = state().t
+        for c in result:
+            mark = t("sync.same") if c.equal else t("sync.different")
+            say(f"{c.table:<13} {c.local.count:>10} {c.central.count:>10}  {mark}")
+    if not equal:
+        raise typer.Exit(1)
+
+
+def _conflict_json(conflict: Conflict) -> dict[str, Any]:
+    return {
+        "id": conflict.id,
+        "kind": conflict.kind.value,
+        "key": conflict.key,
+        "base_version": conflict.base_version,
+        "server_version": conflict.server_version,
+        "client_user": conflict.client_user,
+        "terminal": conflict.terminal,
+        "opened_at": conflict.opened_at,
+        "status": conflict.status,
+        "decided_by": conflict.decided_by,
+        "choice": conflict.choice,
+        "fields": [
+            {"field": name, "local": local, "central": central}
+            for name, local, central in conflict_fields(conflict)
+        ],
+    }
+
+
+@app.command("conflicts")
+def conflicts(
+    acting_user: AsOption,
+    password_stdin: StdinOption = False,
+    as_json: JsonOption = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Decided ones too.")] = False,
+) -> None:
+    """The conflict inbox: changes made here and centrally to the same record (supervisors)."""
+    with acting(acting_user, password_stdin) as session:
+        found = SyncService(session.ctx, None).conflicts(None if show_all else "open")
+    if as_json:
+        emit_json({"conflicts": [_conflict_json(c) for c in found]})
+        return
+    t = state().t
+    if not found:
+        say(t("sync.no_conflicts"))
+    for c in found:
+        say(f"#{c.id} {c.kind.value} {c.key} v{c.base_version}→v{c.server_version} {c.status}")
+        for name, local, central in conflict_fields(c):
+            say(f"    {t.field(name)}: {local!s} | {central!s}")
+
+
+@app.command("decide")
+def decide(
+    conflict_id: Annotated[int, typer.Argument(help="The conflict number.")],
+    keep: Annotated[str, typer.Option("--keep", help="local or central.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    acting_user: AsOption,
+    password_stdin: StdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Decide a conflict: keep this terminal's version or the central one (supervisors)."""
+    try:
+        choice = Choice(keep.strip().lower())
+    except ValueError:
+        raise InvalidValue("keep", "sync.keep_unknown") from None
+    with acting(acting_user, password_stdin) as session:
+        decided = SyncService(session.ctx, None).decide(conflict_id, choice, reason)
+    if as_json:
+        emit_json(_conflict_json(decided))
+    else:
+        say(state().t("sync.decided", conflict=decided.id, choice=choice.value))

@@ -93,6 +93,13 @@ class Action(StrEnum):
     PROVISION_CLOSED = "provision.closed"
     PROVISION_RECORDS_READ = "provision.records_read"
     PROVISION_INQUIRY = "provision.inquiry"
+    SYNC_STARTED = "sync.started"
+    SYNC_FINISHED = "sync.finished"
+    SYNC_FAILED = "sync.failed"
+    SYNC_ENROLLED = "sync.enrolled"
+    SYNC_COMPARED = "sync.compared"
+    SYNC_CONFLICTS_READ = "sync.conflicts_read"
+    SYNC_DECIDED = "sync.decided"
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,9 @@ class StoreError(SesshuError):
 
 class AuditChainBroken(SesshuError):
     code = "audit_broken"
+
+
+class SyncFailed(SesshuError):
+    """The central system could not be reached, refused the terminal, or answered malformed."""
+
+    code = "sync_failed"

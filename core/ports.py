@@ -6,7 +6,7 @@ knows which.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +41,7 @@ from core.provision import (
 )
 from core.residents import Resident, VaccinationRecord
 from core.search import ResidentQuery
+from core.sync import Choice, Conflict, Data, Entry, PullPage, PushResult, TableTotal
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,99 @@ class ProvisionRepository(Protocol):
     ) -> list[ProvisionRecord]: ...
 
 
+@dataclass(frozen=True)
+class AckOutcome:
+    """What a push's acknowledgements did to the outbox."""
+
+    acked: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True)
+class PullOutcome:
+    """What applying pulled changes did: applied, held back, or skipped as not newer."""
+
+    applied: int = 0
+    held: int = 0
+    skipped: int = 0
+
+
+class SyncRepository(Protocol):
+    """The terminal's side of sync: outbox, cursor, held changes, conflicts, hash totals."""
+
+    def identity(self) -> tuple[str, str]:
+        """This terminal's name and its Ed25519 public key (hex)."""
+        ...
+
+    def state(self) -> dict[str, str]: ...
+    def put_state(self, values: Mapping[str, str | None]) -> None:
+        """Set each key; ``None`` removes it."""
+        ...
+
+    def pending(self, limit: int) -> list[Entry]:
+        """Unacknowledged outbox entries in order."""
+        ...
+
+    def pending_count(self) -> int: ...
+    def held_count(self) -> int: ...
+    def apply_acks(self, result: PushResult) -> AckOutcome: ...
+    def apply_page(self, page: PullPage) -> PullOutcome:
+        """Apply a pulled page and store its cursor (call inside one transaction)."""
+        ...
+
+    def retry_held(self) -> PullOutcome: ...
+    def save_conflicts(self, conflicts: Iterable[Conflict]) -> None: ...
+    def conflicts(self, status: str | None = "open") -> list[Conflict]: ...
+    def conflict(self, conflict_id: int) -> Conflict | None: ...
+    def current(self, conflict: Conflict) -> Data | None:
+        """This terminal's present data for the conflict's key, in wire form."""
+        ...
+
+    def decide(
+        self, conflict: Conflict, choice: Choice, user: str, reason: str, at: datetime
+    ) -> None:
+        """Mark the conflict decided and queue the decision (kind ``decision``)."""
+        ...
+
+    def apply_central(self, conflict: Conflict) -> None:
+        """Write the central data of a conflict locally, as synced."""
+        ...
+
+    def totals(self) -> dict[str, TableTotal]: ...
+
+
+class CentralPort(Protocol):
+    """The central system as a terminal sees it (implemented over HTTPS in sync/)."""
+
+    def push(self, terminal: str, entries: Sequence[Entry]) -> PushResult: ...
+    def pull(self, cursor: int, limit: int) -> PullPage: ...
+    def conflicts(self) -> list[Conflict]: ...
+    def totals(self) -> dict[str, TableTotal]: ...
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """What enrollment gives a terminal; every value is kept inside the encrypted store."""
+
+    central: str
+    terminal: str
+    certificate_pem: str
+    ca_pem: str
+    key_pem: str  # PKCS#8, encrypted with key_password
+    key_password: str
+    age_identity: str
+    central_info: Mapping[str, str]
+
+
+class Enroller(Protocol):
+    """Makes the keys, pins the server by the token's fingerprint and enrolls."""
+
+    def __call__(
+        self, url: str, token: str, terminal: str, signing_public_key: str
+    ) -> Enrollment: ...
+
+
 class Exporter(Protocol):
     """Builds, signs, encrypts, writes and reads back a medium (implemented in exports/)."""
 
@@ -301,6 +395,8 @@ class UnitOfWork(Protocol):
     def media(self) -> MediaRepository: ...
     @property
     def provisions(self) -> ProvisionRepository: ...
+    @property
+    def sync(self) -> SyncRepository: ...
 
 
 @dataclass(frozen=True)

@@ -274,9 +274,16 @@ class TotalsBuilder:
 
 
 def canonical(kind: str, data: Data) -> str:
-    """The one text of an entity: its wire fields in order, as compact JSON."""
-    values = [data.get(name) for name in fields_of(kind)]
+    """The one text of an entity: its wire fields in order, as compact JSON.
+
+    Flags are compared as numbers (SQLite keeps ``true`` as 1), so both sides agree.
+    """
+    values = [_plain(data.get(name)) for name in fields_of(kind)]
     return json.dumps([kind, values], ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
 
 
 def entity_digest(kind: str, data: Data) -> int:

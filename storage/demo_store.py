@@ -211,14 +211,15 @@ def _insert_city(
             store.conn.executemany(
                 "INSERT INTO residents (atena, mynumber, mynumber_hmac, name, kana, kana_key, "
                 "kana_loose_key, birth, sex, postal, address, household, relation, status, "
-                "status_date, dv_flag, no_auto_answer, guardian, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status_date, dv_flag, no_auto_answer, guardian, updated_at, synced_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 [_resident_row(r, store.lookup_key, now) for r in chunk],
             )
             rows = [row for r in chunk for row in _vaccination_rows(r, now)]
             store.conn.executemany(
                 "INSERT INTO vaccinations (atena, vaccine, dose, date, maker, lot, institution, "
-                "physician, status, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "physician, status, source, created_at, synced_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 rows,
             )
             ctx.record(

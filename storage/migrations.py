@@ -598,3 +598,150 @@ CREATE INDEX provision_records_at ON provision_records (at);
             "VALUES (?, ?, ?, ?, ?)",
             (basis.key, basis.title, basis.title_en, ",".join(basis.items), int(basis.mynumber)),
         )
+
+
+def _json_fields(fields: tuple[str, ...], values: dict[str, str]) -> str:
+    """A ``json_object(...)`` of wire fields; ``values`` overrides a field's SQL expression."""
+    pairs = []
+    for name in fields:
+        expression = values.get(name, f"NEW.{name}")
+        if name in _WIRE_FLAGS:
+            expression = f"json(CASE WHEN {expression} THEN 'true' ELSE 'false' END)"
+        pairs.append(f"'{name}', {expression}")
+    return "json_object(" + ", ".join(pairs) + ")"
+
+
+_WIRE_FLAGS = frozenset({"date_unknown", "dv_flag", "no_auto_answer", "active"})
+_UUID4 = (
+    "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || "
+    "substr(hex(randomblob(2)), 2) || '-' || substr('89AB', 1 + abs(random()) % 4, 1) || "
+    "substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+)
+_NOW = "strftime('%Y-%m-%dT%H:%M:%f', 'now', '+9 hours') || '+09:00'"
+_STORE_ID = "(SELECT value FROM meta WHERE key = 'store_id')"
+
+
+@MIGRATIONS(name="0009_sync")
+def sync(db: Database) -> None:
+    """The terminal side of sync (中央システムとの同期): the transactional outbox and its state.
+
+    - ``vaccinations.uid`` is set only on records pulled from other terminals; a local record's
+      uid is ``<store_id>:<id>``. ``synced_version`` (records and residents) is the version
+      last received from or confirmed by the central system: a row whose ``synced_version``
+      equals its ``version`` was written by a pull (or the demo) and is never sent back.
+    - ``outbox`` is filled by triggers, so every write path (batch commit, a confirmed change,
+      a provision record, an audit checkpoint, any later import) adds its entry in the same
+      transaction as the write itself. ``data`` holds exactly the wire fields of ``core.sync``
+      (never the 個人番号 of a resident). What an entry carries never changes, entries are
+      never deleted, and a status leaves ``pending`` once.
+    - ``sync_state`` holds the central URL, cursor, times, errors and the enrollment material
+      (certificates, the encrypted client key, the age identity): all inside the encrypted store.
+    - ``sync_conflicts`` mirrors the central system's conflicts on this terminal's entries;
+      ``sync_held`` keeps pulled changes not applied yet (the key has unacknowledged entries,
+      an open conflict or a pending local change), retried on every run.
+    """
+    from core.sync import CHECKPOINT_FIELDS, PROVISION_FIELDS, RECORD_FIELDS, RESIDENT_FIELDS
+
+    record_key = f"COALESCE(NEW.uid, {_STORE_ID} || ':' || NEW.id)"
+    record_data = _json_fields(RECORD_FIELDS, {"uid": record_key})
+    resident_data = _json_fields(RESIDENT_FIELDS, {"mynumber": "NULL"})
+    provision_data = _json_fields(PROVISION_FIELDS, {})
+    checkpoint_data = _json_fields(CHECKPOINT_FIELDS, {})
+    insert = "INSERT INTO outbox (uuid, kind, key, op, base_version, version, data, at) VALUES "
+    run_statements(
+        db,
+        f"""
+ALTER TABLE vaccinations ADD COLUMN uid TEXT;
+ALTER TABLE vaccinations ADD COLUMN synced_version INTEGER;
+ALTER TABLE residents ADD COLUMN synced_version INTEGER;
+CREATE UNIQUE INDEX vaccinations_uid ON vaccinations (uid) WHERE uid IS NOT NULL;
+CREATE TABLE outbox (
+  seq INTEGER PRIMARY KEY,
+  uuid TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL
+    CHECK (kind IN ('record', 'resident', 'provision', 'checkpoint', 'decision')),
+  key TEXT NOT NULL,
+  op TEXT NOT NULL,
+  base_version INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending', 'acked', 'conflict', 'rejected')),
+  acked_at TEXT,
+  reason TEXT
+);
+CREATE INDEX outbox_pending ON outbox (seq) WHERE status = 'pending';
+CREATE INDEX outbox_pending_key ON outbox (key) WHERE status = 'pending';
+CREATE TRIGGER outbox_content_fixed
+BEFORE UPDATE OF seq, uuid, kind, key, op, base_version, version, data, at ON outbox
+BEGIN SELECT RAISE(ABORT, 'an outbox entry never changes'); END;
+CREATE TRIGGER outbox_status_once BEFORE UPDATE OF status ON outbox
+WHEN OLD.status != 'pending' AND NEW.status != OLD.status
+BEGIN SELECT RAISE(ABORT, 'an answered outbox entry is final'); END;
+CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox
+BEGIN SELECT RAISE(ABORT, 'outbox entries are never deleted'); END;
+CREATE TRIGGER vaccinations_outbox_insert AFTER INSERT ON vaccinations
+WHEN NEW.status = 'verified' AND NEW.synced_version IS NOT NEW.version
+BEGIN
+  {insert}({_UUID4}, 'record', {record_key}, 'upsert', 0, NEW.version, {record_data}, {_NOW});
+END;
+CREATE TRIGGER vaccinations_outbox_update AFTER UPDATE ON vaccinations
+WHEN NEW.version != OLD.version AND NEW.synced_version IS NOT NEW.version
+  AND (NEW.status = 'verified' OR (NEW.status = 'voided' AND OLD.status = 'verified'))
+BEGIN
+  {insert}({_UUID4}, 'record', {record_key},
+    CASE WHEN NEW.status = 'voided' THEN 'void'
+         WHEN OLD.status = 'pending' THEN 'upsert' ELSE 'correct' END,
+    CASE WHEN OLD.status = 'pending' THEN 0 ELSE OLD.version END,
+    NEW.version, {record_data}, {_NOW});
+END;
+CREATE TRIGGER residents_outbox_update AFTER UPDATE ON residents
+WHEN NEW.version != OLD.version AND NEW.synced_version IS NOT NEW.version
+BEGIN
+  {insert}({_UUID4}, 'resident', NEW.atena, 'correct', OLD.version, NEW.version,
+    {resident_data}, {_NOW});
+END;
+CREATE TRIGGER provision_records_outbox AFTER INSERT ON provision_records
+BEGIN
+  {insert}({_UUID4}, 'provision', {_STORE_ID} || ':' || NEW.id, 'append', 0, 1,
+    {provision_data}, {_NOW});
+END;
+CREATE TRIGGER audit_checkpoints_outbox AFTER INSERT ON audit_checkpoints
+BEGIN
+  {insert}({_UUID4}, 'checkpoint', NEW.terminal || ':' || NEW.seq, 'append', 0, 1,
+    {checkpoint_data}, {_NOW});
+END;
+CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sync_conflicts (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  base_version INTEGER NOT NULL,
+  server_version INTEGER NOT NULL,
+  server_data TEXT,
+  client_data TEXT NOT NULL,
+  client_user TEXT NOT NULL DEFAULT '',
+  terminal TEXT NOT NULL,
+  opened_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'decided')),
+  decided_by TEXT,
+  decided_at TEXT,
+  choice TEXT CHECK (choice IS NULL OR choice IN ('local', 'central')),
+  reason TEXT,
+  CHECK ((status = 'open') = (decided_by IS NULL))
+);
+CREATE INDEX sync_conflicts_open ON sync_conflicts (key) WHERE status = 'open';
+CREATE TABLE sync_held (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  held_at TEXT NOT NULL,
+  PRIMARY KEY (kind, key)
+);
+""",
+    )

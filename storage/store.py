@@ -31,6 +31,7 @@ from storage.provision import SqlProvisions
 from storage.repositories import SqlAudit, SqlSettings, SqlUsers
 from storage.residents import SqlResidents, mynumber_digest
 from storage.slots import SqlKeySlots
+from storage.sync_store import SqlSync, refresh_status
 
 SESSIONS_SUFFIX = ".sessions"
 
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
         self.exports = SqlExports(conn)
         self.media = SqlMedia(conn)
         self.provisions = SqlProvisions(conn, store.mynumber_digest)
+        self.sync = SqlSync(conn, store.store_id, store.terminal, store.mynumber_digest)
 
 
 class SqlStore:
@@ -227,6 +229,7 @@ class SqlStore:
             with contextlib.suppress(sqlcipher3.Error, OSError):
                 if not self.conn.in_transaction:
                     public_masters.refresh(self.path, self.conn)
+                    refresh_status(self.path, self.conn)
             with contextlib.suppress(sqlcipher3.Error):
                 self.conn.close()
             if self._sessions_fd >= 0:

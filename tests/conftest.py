@@ -39,14 +39,14 @@ def copy_store(source: Path, target: Path) -> Path:
     return target
 
 
-def build_staff_store(path: Path) -> Path:
+def build_staff_store(path: Path, terminal: str = "T-TEST") -> Path:
     """A store with adm1 and one account per role, all with PASSWORD and no pending change."""
     clock = SystemClock()
     initialise(
         SqlStoreFactory(path, clock),
         admin="adm1",
         password=PASSWORD,
-        terminal="T-TEST",
+        terminal=terminal,
         clock=clock,
     )
     vault = Vault(path, clock)
