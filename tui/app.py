@@ -1,6 +1,7 @@
 """The sesshu terminal UI: login, role menus, idle lock, help — over core services.
 
-Build it with ``SesshuApp(store_path, language)``; tests pass a clock and a short idle time.
+Build it with ``SesshuApp(store_path, language)``; tests pass a clock, a short idle time and
+a sync interval (and may pass a sync service factory).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.worker import Worker
 
 from core.clock import Clock, SystemClock
 from core.errors import SesshuError
@@ -25,8 +27,10 @@ from core.services.auth import AuthService
 from core.services.batches import BatchService
 from core.services.context import ServiceContext, Session
 from core.services.terminal import idle_lock_seconds
+from core.sync import DEFAULT_INTERVAL_SECONDS
 from storage.vault import Vault
 from tui.base import error_text, localise_bindings
+from tui.sync_status import SyncFactory, SyncMonitor, open_sync_service
 
 
 class SesshuApp(App[None]):
@@ -36,6 +40,7 @@ class SesshuApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "binding.help", id="help"),
         Binding("ctrl+l", "lock", "binding.lock", id="lock"),
+        Binding("ctrl+r", "sync_now", "sync_status.binding", id="sync_now"),
         Binding("ctrl+q", "quit", "binding.quit", id="quit", priority=True),
     ]
 
@@ -46,6 +51,8 @@ class SesshuApp(App[None]):
         *,
         clock: Clock | None = None,
         idle_lock_seconds: float | None = None,
+        sync_interval_seconds: float | None = None,
+        sync_factory: SyncFactory | None = None,
     ) -> None:
         super().__init__()
         self.t: Catalogue = catalogue(language)
@@ -61,6 +68,11 @@ class SesshuApp(App[None]):
         self.locked = False
         self.is_demo = self.vault.is_demo
         self.title = self.t("app.title")
+        self.sync = SyncMonitor(
+            self,
+            sync_factory or open_sync_service,
+            sync_interval_seconds or float(DEFAULT_INTERVAL_SECONDS),
+        )
         localise_bindings(self, self.t)
 
     @property
@@ -76,6 +88,7 @@ class SesshuApp(App[None]):
 
         self.push_screen(LoginScreen())
         self.set_interval(min(1.0, max(self.idle_seconds / 4, 0.05)), self._check_idle)
+        self.sync.start()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
@@ -110,6 +123,7 @@ class SesshuApp(App[None]):
         self.idle_seconds = self._idle_override or idle_lock_seconds(store)
         self.locked = False
         self.last_input = time.monotonic()
+        self.sync.session_started()
         self._reset_to(MainMenuScreen())
         if session.password_state.value != "current":
             self.push_screen(PasswordScreen(forced=True))
@@ -123,6 +137,7 @@ class SesshuApp(App[None]):
         from tui.screens.login import LoginScreen
 
         if self.ctx is not None:
+            self.sync.session_ended()
             self._close_session(self.ctx, reason)
             self.ctx = None
         self.locked = False
@@ -144,6 +159,20 @@ class SesshuApp(App[None]):
 
         for bar in self.screen.query(StatusBar):
             bar.show(self.t, self.session, self.terminal_name, self.store_label, demo=self.is_demo)
+        self.sync.attach()
+
+    # --- sync with the central system ----------------------------------------------------
+
+    def action_sync_now(self) -> None:
+        self.sync.run_now()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sync_now":
+            return self.sync.may_run()
+        return True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.sync.worker_changed(event)
 
     # --- idle lock ---------------------------------------------------------------------
 

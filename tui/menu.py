@@ -74,6 +74,12 @@ def _report() -> Screen[None]:
     return ReportScreen()
 
 
+def _conflicts() -> Screen[None]:
+    from tui.screens.conflicts import ConflictsScreen
+
+    return ConflictsScreen()
+
+
 def _password() -> Screen[None]:
     from tui.screens.password import PasswordScreen
 
@@ -85,8 +91,9 @@ class MenuEntry:
     id: str
     label_key: str
     permission: Permission | None
-    screen: Callable[[], Screen[None]]
+    screen: Callable[[], Screen[None]] | None
     alternatives: tuple[Permission, ...] = ()  # any one of these also opens the entry
+    action: str = ""  # an app action run instead of opening a screen
 
     def allowed(self, session: Session) -> bool:
         if self.permission is None:
@@ -119,6 +126,8 @@ WORK_ENTRIES: tuple[MenuEntry, ...] = (
     MenuEntry(
         "media", "media_screen.menu", Permission.MEDIA_MANAGE, _media, (Permission.AUDIT_READ,)
     ),
+    MenuEntry("conflicts", "sync_screen.menu", Permission.CONFLICT_DECIDE, _conflicts),
+    MenuEntry("sync_now", "sync_status.menu", Permission.SYNC_RUN, None, action="sync_now"),
 )
 
 ACCOUNT_ENTRIES: tuple[MenuEntry, ...] = (MenuEntry("password", "menu.password", None, _password),)

@@ -26,7 +26,6 @@ class StatusBar(Static):
         parts += [
             (t("status.terminal"), terminal),
             (t("status.store"), store),
-            (t("status.sync"), t("status.sync_never")),
         ]
         text = Text()
         for label, value in parts:

@@ -109,9 +109,9 @@ async def test_menus_differ_by_role(store_path: Path) -> None:
             screen = app.screen
             assert isinstance(screen, MainMenuScreen)
             seen[user] = screen.menu_ids()
-    assert seen["adm1"] == ["users", "settings", "password"]
+    assert seen["adm1"] == ["users", "settings", "sync_now", "password"]
     assert seen["aud1"] == ["audit", "audit_report", "media", "password"]
-    assert seen["op1"] == ["search", "batches", "provision", "media", "password"]
+    assert seen["op1"] == ["search", "batches", "provision", "media", "sync_now", "password"]
 
 
 async def test_the_number_of_a_menu_entry_opens_it(store_path: Path) -> None:

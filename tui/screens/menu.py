@@ -59,13 +59,16 @@ class MainMenuScreen(SesshuScreen):
     def on_screen_resume(self) -> None:
         self.sesshu.refresh_status()
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         session = self.sesshu.session
         if session is None:
             return
         for entry in entries_for(session):
             if entry.id == event.option.id:
-                self.app.push_screen(entry.screen())
+                if entry.action:
+                    await self.app.run_action(entry.action)
+                elif entry.screen is not None:
+                    self.app.push_screen(entry.screen())
                 return
 
     def action_pick(self, number: int) -> None:
