@@ -6,6 +6,7 @@ search keys and the full-text index consistent.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from core.japanese.kana import kana_key, kana_loose_key
@@ -41,7 +42,14 @@ def query_terms(text: str) -> tuple[str, bool]:
     return " ".join(text[i : i + 2] for i in range(len(text) - 1)), False
 
 
+# Names, kana and addresses repeat a lot (households share an address, surnames and given
+# names recur), so bulk loads (sync, import, demo) compute most keys once. The functions are
+# pure; the caches live in the process's memory only, like the rows being written.
+CACHE_SIZE = 1 << 16
+
+
 def _nullable(function: Callable[[str], str]) -> Callable[[str | None], str | None]:
+    @functools.lru_cache(maxsize=CACHE_SIZE)
     def apply(value: str | None) -> str | None:
         return None if value is None else function(value)
 
@@ -49,6 +57,7 @@ def _nullable(function: Callable[[str], str]) -> Callable[[str | None], str | No
 
 
 def _terms(function: Callable[[str], str]) -> Callable[[str | None], str]:
+    @functools.lru_cache(maxsize=CACHE_SIZE)
     def apply(value: str | None) -> str:
         return "" if value is None else indexed_terms(searchable(function(value)))
 
@@ -60,10 +69,13 @@ def name_search_key(text: str) -> str:
     return searchable(name_key(text))
 
 
+cached_kana_key = _nullable(kana_key)
+cached_kana_loose_key = _nullable(kana_loose_key)
+
 FUNCTIONS: dict[str, Callable[[str | None], str | None]] = {
     "sesshu_name_search": _nullable(name_search_key),
-    "sesshu_kana_key": _nullable(kana_key),
-    "sesshu_kana_loose_key": _nullable(kana_loose_key),
+    "sesshu_kana_key": cached_kana_key,
+    "sesshu_kana_loose_key": cached_kana_loose_key,
     "sesshu_name_terms": _terms(name_key),
     "sesshu_variant_terms": _terms(name_variant_key),
     "sesshu_address_terms": _terms(address_key),

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import timestamp
-from core.japanese.kana import kana_key, kana_loose_key
 from core.ports import AckOutcome, PullOutcome
 from core.sync import (
     CHECKPOINT_FIELDS,
@@ -39,6 +38,7 @@ from core.sync import (
 )
 from storage.database_types import Connection
 from storage.keyfile import atomic_write
+from storage.search_keys import cached_kana_key, cached_kana_loose_key
 
 Digest = Callable[[str], bytes]
 
@@ -294,6 +294,7 @@ class SqlSync:
         held: list[tuple[Change, str]] = []
         done: list[str] = []
         skipped = 0
+        now = timestamp(datetime.now().astimezone())
         for change in changes:
             version = local.get(change.key)
             if change.key in blocked:
@@ -304,7 +305,7 @@ class SqlSync:
                 done.append(change.key)
                 continue
             done.append(change.key)
-            values = self._resident_values(change)
+            values = self._resident_values(change, now)
             if version is None:
                 inserts.append(values)
             else:
@@ -328,19 +329,19 @@ class SqlSync:
         self._release(ChangeKind.RESIDENT, done)
         return PullOutcome(len(inserts) + len(updates), len(held), skipped)
 
-    def _resident_values(self, change: Change) -> tuple[Any, ...]:
+    def _resident_values(self, change: Change, now: str) -> tuple[Any, ...]:
         data = change.data
         mynumber = data.get("mynumber")
         kana = str(data.get("kana") or "")
         return (
-            *(_stored(n, data.get(n)) for n in _RESIDENT_COLUMNS),
+            *[_stored(n, data.get(n)) for n in _RESIDENT_COLUMNS],
             mynumber,
             self._digest(str(mynumber)) if mynumber else None,
-            kana_key(kana),
-            kana_loose_key(kana),
+            cached_kana_key(kana),
+            cached_kana_loose_key(kana),
             change.version,
             change.version,
-            timestamp(datetime.now().astimezone()),
+            now,
         )
 
     def _local_id(self, key: str) -> int | None:
