@@ -86,11 +86,20 @@ class PushRules:
                 ]
             )
             rows: list[tuple[object, ...]] = []
+            last = db.scalar("SELECT pushed_seq FROM terminals WHERE name = ?", (self._terminal,))
+            expected = None if last is None else int(last) + 1
             for entry in entries:
                 prior = stored.get(entry.uuid)
                 if prior is not None:
                     ack = self._replayed(entry, prior)
+                elif expected is not None and entry.seq > expected:
+                    # A gap: an earlier entry has not arrived (a delivery out of order). This
+                    # and the later entries stay unacknowledged and are applied when resent.
+                    break
+                elif expected is not None and entry.seq < expected:
+                    ack = self._rejected(entry, "stale_seq").ack
                 else:
+                    expected = entry.seq + 1
                     outcome = self._apply(entry)
                     ack = outcome.ack
                     if outcome.conflict is not None and outcome.conflict not in touched:
@@ -115,8 +124,8 @@ class PushRules:
                 rows,
             )
             db.execute(
-                "UPDATE terminals SET last_push = ?, last_seen = ? WHERE name = ?",
-                (self._at, self._at, self._terminal),
+                "UPDATE terminals SET last_push = ?, last_seen = ?, pushed_seq = ? WHERE name = ?",
+                (self._at, self._at, None if expected is None else expected - 1, self._terminal),
             )
             audit.append(
                 db, self._at, self._terminal, CentralAction.PUSHED, self._terminal, dict(counts)

@@ -130,4 +130,10 @@ INITIAL = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL,)
+PUSH_ORDER = Migration(
+    2,
+    "push_order",
+    ("ALTER TABLE terminals ADD COLUMN pushed_seq {int}",),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL, PUSH_ORDER)

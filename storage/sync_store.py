@@ -605,8 +605,14 @@ class SqlSync:
         builder.extend(
             "checkpoints",
             "checkpoint",
+            # New checkpoints are made all the time; compare those the central system has
+            # acknowledged (a contradicted one stays unacknowledged and shows as different).
             self._rows(
-                "audit_checkpoints", CHECKPOINT_FIELDS, "WHERE terminal = ?", self._terminal
+                "audit_checkpoints",
+                CHECKPOINT_FIELDS,
+                "WHERE terminal = ? AND terminal || ':' || seq IN "
+                "(SELECT key FROM outbox WHERE kind = 'checkpoint' AND status = 'acked')",
+                self._terminal,
             ),
         )
         return builder.totals

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -276,3 +277,31 @@ def test_the_push_summary_in_the_audit_trail_has_counts_only(
     (detail,) = service.db.query("SELECT detail FROM audit WHERE action = 'central.pushed'")
     assert json.loads(detail[0]) == {"applied": 1}
     assert service.verify_audit().ok
+
+
+def test_a_batch_delivered_before_the_one_it_follows_waits_for_it(
+    service: CentralService, t1: Terminal
+) -> None:
+    first = [t1.entry(EntryKind.RECORD, "R1", "upsert", record("R1"))]
+    service.push("T-1", first)
+    second = [t1.entry(EntryKind.RECORD, "R1", "correct", record("R1", lot="LOT-2"), base=1)]
+    third = [t1.entry(EntryKind.RECORD, "R1", "correct", record("R1", lot="LOT-3"), base=2)]
+    assert service.push("T-1", third).acks == ()
+    stored = get_entity(service.db, "record", "R1")
+    assert stored is not None
+    assert stored.version == 1
+    assert statuses(service.push("T-1", second + third)) == ["applied", "applied"]
+    stored = get_entity(service.db, "record", "R1")
+    assert stored is not None
+    assert (stored.version, stored.data["lot"]) == (3, "LOT-3")
+    assert count(service, "conflicts") == 0
+
+
+def test_a_new_entry_reusing_an_old_sequence_number_is_rejected(
+    service: CentralService, t1: Terminal
+) -> None:
+    service.push("T-1", [t1.entry(EntryKind.RECORD, "R1", "upsert", record("R1"))])
+    stale = replace(t1.entry(EntryKind.RECORD, "R2", "upsert", record("R2")), seq=1)
+    result = service.push("T-1", [stale])
+    assert [(a.status.value, a.reason) for a in result.acks] == [("rejected", "stale_seq")]
+    assert get_entity(service.db, "record", "R2") is None
