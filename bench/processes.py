@@ -18,8 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.clock import SystemClock, timestamp
+from core.services.auth import AuthService
+from storage.store import SqlStore
+from storage.vault import Vault
+
 SESSHU = str(Path(sys.executable).with_name("sesshu"))
 HOST = "127.0.0.1"
+VACCINES = ("FLU", "PNEU", "COVID", "HZR")
 
 
 def sandbox_env(root: Path) -> dict[str, str]:
@@ -199,3 +205,47 @@ class Terminal:
 
     def terminal_name(self) -> str:
         return str(self.cli("terminal", "pubkey").stdout.split()[-1])
+
+
+def open_store(store_path: Path, user: str, password: str) -> SqlStore:
+    """Log in as ``user`` in this process (the caller closes the store)."""
+    clock = SystemClock()
+    _, store = AuthService(Vault(store_path, clock), clock).login(user, password)
+    assert isinstance(store, SqlStore)
+    return store
+
+
+def queue_records(store_path: Path, password: str, count: int) -> float:
+    """Write ``count`` verified records as a batch commit would; return seconds spent."""
+    clock = SystemClock()
+    store = open_store(store_path, "ver1", password)
+    now = timestamp(clock.now())
+    try:
+        atenas = [
+            row[0] for row in store.conn.execute("SELECT atena FROM residents LIMIT ?", (count,))
+        ]
+        start = time.perf_counter()
+        rows = [
+            (
+                atenas[i % len(atenas)],
+                VACCINES[i % len(VACCINES)],
+                1 + i // len(atenas),
+                f"2026-{1 + i % 11:02d}-{1 + i % 28:02d}",
+                "verified",
+                "bench",
+                "op1",
+                "ver1",
+                now,
+            )
+            for i in range(count)
+        ]
+        for first in range(0, count, 10_000):
+            with store.transaction():
+                store.conn.executemany(
+                    "INSERT INTO vaccinations (atena, vaccine, dose, date, status, source, "
+                    "keyed_by, verified_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows[first : first + 10_000],
+                )
+        return time.perf_counter() - start
+    finally:
+        store.close()

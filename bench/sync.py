@@ -27,57 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import record
-from bench.processes import Central, Terminal
-from core.clock import SystemClock, timestamp
-from core.services.auth import AuthService
+from bench.processes import Central, Terminal, queue_records
 from storage.demo.registry_feed import write_registry_feed
-from storage.store import SqlStore
-from storage.vault import Vault
 from tests.conftest import PASSWORD, build_staff_store
 
 POSTGRES = "postgresql://127.0.0.1:5432/test"
-VACCINES = ("FLU", "PNEU", "COVID", "HZR")
 
 
 def children_peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
-
-
-def queue_records(store_path: Path, count: int) -> float:
-    """Write ``count`` verified records as a batch commit would; return seconds spent."""
-    clock = SystemClock()
-    _, store = AuthService(Vault(store_path, clock), clock).login("ver1", PASSWORD)
-    assert isinstance(store, SqlStore)
-    now = timestamp(clock.now())
-    try:
-        atenas = [
-            row[0] for row in store.conn.execute("SELECT atena FROM residents LIMIT ?", (count,))
-        ]
-        start = time.perf_counter()
-        rows = [
-            (
-                atenas[i % len(atenas)],
-                VACCINES[i % len(VACCINES)],
-                1 + i // len(atenas),
-                f"2026-{1 + i % 11:02d}-{1 + i % 28:02d}",
-                "verified",
-                "bench",
-                "op1",
-                "ver1",
-                now,
-            )
-            for i in range(count)
-        ]
-        for first in range(0, count, 10_000):
-            with store.transaction():
-                store.conn.executemany(
-                    "INSERT INTO vaccinations (atena, vaccine, dose, date, status, source, "
-                    "keyed_by, verified_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows[first : first + 10_000],
-                )
-        return time.perf_counter() - start
-    finally:
-        store.close()
 
 
 def timed_run(terminal: Terminal) -> tuple[float, dict[str, Any]]:
@@ -106,7 +64,7 @@ def one_backend(work: Path, backend: str, feed: Path, residents: int, push: int)
         terminal = Terminal(terminal_root, store, PASSWORD)
         terminal.enroll(central)
         pull_wall, pulled = timed_run(terminal)
-        queue_s = queue_records(store, push)
+        queue_s = queue_records(store, PASSWORD, push)
         push_wall, pushed = timed_run(terminal)
         start = time.perf_counter()
         compared = terminal.json("sync", "compare", user="op1", check=False)

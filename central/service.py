@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from central import audit, pull
 from central.audit import AuditVerdict
@@ -28,6 +28,9 @@ from core.sync import (
     TableTotal,
     TotalsBuilder,
 )
+
+if TYPE_CHECKING:
+    from central.bundles import BundleImported
 
 ENTITY_TABLES = ("residents", "records", "vaccines", "institutions", "physicians")
 
@@ -134,6 +137,12 @@ class CentralService:
 
     def registry_import(self, path: Path) -> RegistryImported:
         return import_registry(self.db, path, self.clock)
+
+    def import_bundle(self, path: Path, answer_out: Path | None = None) -> BundleImported:
+        """Apply a terminal's push bundle (air gap) and write the answer bundle."""
+        from central.bundles import import_bundle
+
+        return import_bundle(self, path, answer_out)
 
     def verify_audit(self) -> AuditVerdict:
         return audit.verify(self.db)

@@ -1,4 +1,5 @@
-"""``sesshu central``: the reference central system (init, enroll, revoke, serve, registry)."""
+"""``sesshu central``: the reference central system (init, enroll, revoke, serve, registry,
+media bundles from terminals that are never connected)."""
 
 from __future__ import annotations
 
@@ -171,6 +172,55 @@ def terminals(conf_dir: DirOption = None, db: DbOption = None, as_json: JsonOpti
             f"{info.name:<20} {info.status:<9} {info.enrolled_at[:19]:<20}"
             f" {(info.last_push or '-')[:19]:<20} {(info.cert_fingerprint or '')[:16]}"
         )
+
+
+@app.command("import-bundle")
+def import_bundle(
+    path: Annotated[Path, typer.Argument(help="A terminal's push bundle (a directory).")],
+    conf_dir: DirOption = None,
+    db: DbOption = None,
+    answer_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--answer-out",
+            help="The answer bundle directory to create (default: PATH.answer).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply a terminal's push bundle (air gap) and write the answer bundle for it."""
+    t = state().t
+    with _service(conf_dir, db) as service:
+        done = service.import_bundle(
+            path.expanduser().absolute(),
+            answer_out.expanduser().absolute() if answer_out is not None else None,
+        )
+    if as_json:
+        emit_json(
+            {
+                "terminal": done.terminal,
+                "acks": done.acks,
+                "conflicts": done.conflicts,
+                "changes": done.changes,
+                "more": done.more,
+                "registered": done.registered,
+                "answer": str(done.answer),
+                "answer_hash": done.answer_hash,
+            }
+        )
+        return
+    acks = ", ".join(f"{status} {count}" for status, count in sorted(done.acks.items())) or "0"
+    say(
+        t(
+            "central.bundle_imported",
+            terminal=done.terminal,
+            acks=acks,
+            conflicts=done.conflicts,
+            changes=done.changes,
+            answer=done.answer,
+        )
+    )
 
 
 @registry_app.command("import")

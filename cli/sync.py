@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -34,13 +35,32 @@ def _service(session: Acting) -> Iterator[SyncService]:
 
 @app.command("enroll")
 def enroll(
-    central: Annotated[str, typer.Option("--central", help="https://host:port of the central.")],
     token: Annotated[str, typer.Option("--token", help="The one-time enrollment token.")],
     acting_user: AsOption,
+    central: Annotated[
+        str | None, typer.Option("--central", help="https://host:port of the central.")
+    ] = None,
+    offline: Annotated[
+        Path | None,
+        typer.Option(
+            "--offline",
+            help="Enroll without a connection, from the central system's public.json.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     password_stdin: StdinOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Enroll this terminal with the central system (administrators)."""
+    if (central is None) == (offline is None):
+        raise typer.BadParameter(
+            state().t("sync.enroll_one_way"), param_hint="--central / --offline"
+        )
+    if offline is not None:
+        _enroll_offline(offline, token, acting_user, password_stdin, as_json)
+        return
+    assert central is not None
     from sync.enroll import enroll as enroller
 
     with acting(acting_user, password_stdin) as session:
@@ -49,6 +69,70 @@ def enroll(
         emit_json({"enrolled": True, "terminal": terminal, "central": central.rstrip("/")})
     else:
         say(state().t("sync.enrolled", terminal=terminal, central=central))
+
+
+def _enroll_offline(
+    public: Path, token: str, acting_user: str, password_stdin: bool, as_json: bool
+) -> None:
+    from sync.airgap import media_for, read_public_info
+
+    info = read_public_info(public)
+    with acting(acting_user, password_stdin) as session:
+        terminal = SyncService(session.ctx, None).enroll_offline(
+            info, token, media_for(session.ctx.store)
+        )
+    if as_json:
+        emit_json({"enrolled": True, "terminal": terminal, "central": "offline"})
+    else:
+        say(state().t("sync.enrolled_offline", terminal=terminal))
+
+
+@app.command("export-bundle")
+def export_bundle(
+    out: Annotated[
+        Path, typer.Option("--out", help="The bundle directory to create.", file_okay=False)
+    ],
+    acting_user: AsOption,
+    password_stdin: StdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the pending outbox as a signed, encrypted bundle for the central system."""
+    from sync.airgap import media_for
+
+    with acting(acting_user, password_stdin) as session:
+        written = SyncService(session.ctx, None).export_bundle(
+            out.expanduser().absolute(), media_for(session.ctx.store)
+        )
+    if as_json:
+        emit_json(
+            {"path": written.path, "entries": written.entries, "content_hash": written.content_hash}
+        )
+    else:
+        say(
+            state().t(
+                "sync.bundle_written",
+                path=written.path,
+                entries=written.entries,
+                content_hash=written.content_hash,
+            )
+        )
+
+
+@app.command("import-bundle")
+def import_bundle(
+    path: Annotated[Path, typer.Argument(help="The central system's answer bundle.")],
+    acting_user: AsOption,
+    password_stdin: StdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply the central system's answer bundle: acknowledgements, conflicts, changes."""
+    from sync.airgap import media_for
+
+    with acting(acting_user, password_stdin) as session:
+        done = SyncService(session.ctx, None).import_answer(
+            path.expanduser().absolute(), media_for(session.ctx.store)
+        )
+    _show_run(done, as_json)
 
 
 @app.command("run")

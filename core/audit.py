@@ -100,6 +100,8 @@ class Action(StrEnum):
     SYNC_COMPARED = "sync.compared"
     SYNC_CONFLICTS_READ = "sync.conflicts_read"
     SYNC_DECIDED = "sync.decided"
+    SYNC_BUNDLE_EXPORTED = "sync.bundle_exported"
+    SYNC_BUNDLE_IMPORTED = "sync.bundle_imported"
 
 
 @dataclass(frozen=True)

@@ -360,6 +360,62 @@ class Enroller(Protocol):
     ) -> Enrollment: ...
 
 
+@dataclass(frozen=True)
+class PushSet:
+    """What a push bundle carries to the central system (air gap, オフライン端末).
+
+    ``first_contact`` holds the one-time token (its secret), ``signing_public_key`` and
+    ``age_recipient`` of a terminal enrolled offline, until an answer proves it registered.
+    """
+
+    terminal: str
+    entries: tuple[Entry, ...]
+    cursor: int
+    checkpoint: Checkpoint | None
+    recipient: str  # the central system's age recipient
+    info: Mapping[str, str]  # bag-info.txt
+    first_contact: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AnswerSet:
+    """What an answer bundle brings back: the push's acknowledgements, this terminal's
+    conflicts, and the changes pulled from ``cursor`` (the cursor the push bundle carried)."""
+
+    result: PushResult
+    conflicts: tuple[Conflict, ...]
+    page: PullPage
+    cursor: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class OfflineKeys:
+    """A terminal's keys for an offline enrollment: its new age identity and recipient, and
+    the central system's public information it was checked against."""
+
+    age_identity: str
+    age_recipient: str
+    token_secret: str
+    central_info: Mapping[str, str]
+
+
+class SyncMedia(Protocol):
+    """Carries the push set and its answer as signed, encrypted media bundles (in sync/)."""
+
+    def offline_keys(self, central_info: Mapping[str, str], token: str) -> OfflineKeys:
+        """Check the central's ``public.json`` and the token against it; make an age identity."""
+        ...
+
+    def write_push(self, target: PurePath, push: PushSet) -> str:
+        """Write the bundle at ``target`` (a new directory); its content hash."""
+        ...
+
+    def read_answer(self, path: PurePath, *, signer: str, identity: str) -> AnswerSet:
+        """Verify (``signer``'s key), decrypt in memory and parse an answer bundle."""
+        ...
+
+
 class Exporter(Protocol):
     """Builds, signs, encrypts, writes and reads back a medium (implemented in exports/)."""
 

@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyrage
 
-from exports.bundle import MANIFEST, PayloadFile, Signer, build_bundle, safe_name
+from exports.bundle import (
+    CHECKPOINT,
+    MANIFEST,
+    SIGNATURE,
+    PayloadFile,
+    Signer,
+    build_bundle,
+    safe_name,
+)
 from exports.medium import UnreadableMedium, open_medium
 from exports.verify import verify_medium
 
@@ -49,12 +61,30 @@ def write_sync_bundle(
     info: Mapping[str, str],
     checkpoint: Mapping[str, object],
 ) -> str:
-    """Write ``document`` as the one payload ``name`` of a new bundle; return its content hash."""
+    """Write ``document`` as the one payload ``name`` of a new bundle; return its content hash.
+
+    The bag is built in a private sibling directory and renamed into place, so a failure half
+    way leaves nothing at ``target``; an existing ``target`` is ``FileExistsError``.
+    """
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     payload = PayloadFile(safe_name(name), lambda: io.BytesIO(body))
-    bundle = build_bundle(
-        target, [payload], signer=signer, info=info, checkpoint=checkpoint, recipients=[recipient]
-    )
+    target = target.absolute()
+    if target.exists():
+        raise FileExistsError(str(target))
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
+    try:
+        bundle = build_bundle(
+            scratch / "bag",
+            [payload],
+            signer=signer,
+            info=info,
+            checkpoint=checkpoint,
+            recipients=[recipient],
+        )
+        os.rename(bundle.path, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return bundle.content_hash
 
 
@@ -69,8 +99,19 @@ def bundle_signer(path: Path) -> str:
     finally:
         medium.close()
     if verdict.signer is None:
-        raise BundleRefused("unsigned")
+        if verdict.problems:
+            raise BundleRefused(verdict.problems[0].reason, verdict.problems[0].file)
+        raise BundleRefused("unsigned", SIGNATURE)
     return verdict.signer
+
+
+@dataclass(frozen=True)
+class OpenedBundle:
+    """A verified bundle's document, the hash naming the bundle, and its checkpoint."""
+
+    document: dict[str, Any]
+    content_hash: str
+    checkpoint: dict[str, Any]
 
 
 def read_sync_bundle(path: Path, name: str, *, identity: str, signer: str) -> dict[str, Any]:
@@ -79,6 +120,11 @@ def read_sync_bundle(path: Path, name: str, *, identity: str, signer: str) -> di
     Any changed byte, another signer, or a payload that is not the expected JSON object is
     refused with ``BundleRefused``; nothing is decrypted before verification passes.
     """
+    return open_sync_bundle(path, name, identity=identity, signer=signer).document
+
+
+def open_sync_bundle(path: Path, name: str, *, identity: str, signer: str) -> OpenedBundle:
+    """``read_sync_bundle``, also returning the content hash and the signed checkpoint."""
     try:
         medium = open_medium(path)
     except UnreadableMedium as unreadable:
@@ -88,6 +134,9 @@ def read_sync_bundle(path: Path, name: str, *, identity: str, signer: str) -> di
         if not verdict.ok:
             first = verdict.problems[0]
             raise BundleRefused(first.reason, first.file)
+        content_hash = str(verdict.content_hash)
+        with medium.open(CHECKPOINT) as handle:
+            checkpoint = json.loads(handle.read())
         wanted = f"data/{safe_name(name)}.age"
         with medium.open(MANIFEST) as handle:
             listed = handle.read().decode("utf-8")
@@ -113,4 +162,4 @@ def read_sync_bundle(path: Path, name: str, *, identity: str, signer: str) -> di
         raise BundleRefused("not_json", wanted) from None
     if not isinstance(document, dict):
         raise BundleRefused("not_json", wanted)
-    return document
+    return OpenedBundle(document, content_hash, checkpoint)

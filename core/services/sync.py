@@ -11,11 +11,12 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from core.audit import Action
 from core.clock import parse_timestamp, timestamp
 from core.errors import InvalidValue, NotFound, RuleViolation, SyncFailed
-from core.ports import CentralPort, Enroller
+from core.ports import AnswerSet, CentralPort, Enroller, PushSet, SyncMedia
 from core.roles import Permission
 from core.services.context import ServiceContext
 from core.sync import (
@@ -24,6 +25,7 @@ from core.sync import (
     Choice,
     Comparison,
     Conflict,
+    PullPage,
     SyncStatus,
     check_decider,
     compare_totals,
@@ -36,6 +38,13 @@ LAST_ERROR = "last_error"
 ERRORS = "errors"
 TARGET = "sync"
 MAX_REASON = 500
+CENTRAL_INFO = "central_info"
+AGE_IDENTITY = "age_identity"
+AGE_RECIPIENT = "age_recipient"
+OFFLINE_TOKEN = "offline_token"
+ENROLLMENT = "enrollment"
+OFFLINE = "offline"
+ANSWER_MARK = "answer_imported:"
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,15 @@ class SyncRun:
     conflicts: int = 0
     held: int = 0
     errors: int = 0
+
+
+@dataclass(frozen=True)
+class BundleWritten:
+    """A push bundle written for the central system: where, how many entries, its hash."""
+
+    path: str
+    entries: int
+    content_hash: str
 
 
 def _target(conflict_id: int) -> str:
@@ -298,6 +316,181 @@ class SyncService:
                 server_fingerprint=done.central_info.get("server_fingerprint", ""),
             )
         return done.terminal
+
+    def enroll_offline(self, central_info: Mapping[str, str], token: str, media: SyncMedia) -> str:
+        """Enroll without a connection (administrators): keep the central system's public
+        information (its ``public.json``, carried by hand) and the token, which the first push
+        bundle carries so the central system registers this terminal on first contact."""
+        self.ctx.require(Permission.TERMINAL_CONFIGURE, TARGET)
+        if not token.strip():
+            raise InvalidValue("token", "sync.token_required")
+        keys = media.offline_keys(central_info, token.strip())
+        with self.ctx.store.transaction() as uow:
+            terminal, _ = uow.sync.identity()
+            uow.sync.put_state(
+                {
+                    CENTRAL: OFFLINE,
+                    ENROLLMENT: OFFLINE,
+                    CENTRAL_INFO: _info_json(keys.central_info),
+                    AGE_IDENTITY: keys.age_identity,
+                    AGE_RECIPIENT: keys.age_recipient,
+                    OFFLINE_TOKEN: keys.token_secret,
+                    "enrolled_at": timestamp(self.ctx.clock.now()),
+                    "certificate_pem": None,
+                    "ca_pem": None,
+                    "key_pem": None,
+                    "key_password": None,
+                    LAST_ERROR: None,
+                    ERRORS: "0",
+                }
+            )
+            self.ctx.record(
+                uow,
+                Action.SYNC_ENROLLED,
+                TARGET,
+                central=OFFLINE,
+                signing_public_key=keys.central_info.get("signing_public_key", ""),
+            )
+        return terminal
+
+    # --- the air gap: push and answer as media bundles ---------------------------------------
+
+    def _central_info(self, state: Mapping[str, str]) -> dict[str, str]:
+        raw = state.get(CENTRAL_INFO)
+        if CENTRAL not in state or not raw or AGE_IDENTITY not in state:
+            raise RuleViolation("sync.not_enrolled")
+        info = json.loads(raw)
+        if not info.get("signing_public_key") or not info.get("age_recipient"):
+            raise RuleViolation("sync.central_info_incomplete")
+        return {str(k): str(v) for k, v in info.items()}
+
+    def export_bundle(self, target: PurePath, media: SyncMedia) -> BundleWritten:
+        """Write every pending outbox entry, in order, as a push bundle for the central system:
+        signed with this terminal's key, encrypted to the central system, with a fresh signed
+        audit checkpoint. The outbox stays as it is until the answer comes back."""
+        self.ctx.require(Permission.SYNC_RUN, TARGET)
+        with self.ctx.store.transaction() as uow:
+            state = uow.sync.state()
+            info = self._central_info(state)
+            terminal, public_key = uow.sync.identity()
+            checkpoint = uow.audit.checkpoint()
+        with self.ctx.store.reader() as uow:
+            entries = tuple(uow.sync.pending(max(1, uow.sync.pending_count())))
+        first_contact = None
+        if OFFLINE_TOKEN in state:
+            first_contact = {
+                "token": state[OFFLINE_TOKEN],
+                "signing_public_key": public_key,
+                "age_recipient": state.get(AGE_RECIPIENT, ""),
+            }
+        cursor = int(state.get(CURSOR, "0"))
+        now = self.ctx.clock.now()
+        push = PushSet(
+            terminal=terminal,
+            entries=entries,
+            cursor=cursor,
+            checkpoint=checkpoint,
+            recipient=info["age_recipient"],
+            info={
+                "Bundle-Kind": "sesshu-sync-push",
+                "Source-Organization-Terminal": terminal,
+                "Created-By": self.ctx.user,
+                "Bagging-Date": now.date().isoformat(),
+                "Entries": str(len(entries)),
+                "Cursor": str(cursor),
+            },
+            first_contact=first_contact,
+        )
+        content_hash = media.write_push(target, push)
+        with self.ctx.store.transaction() as uow:
+            self.ctx.record(
+                uow,
+                Action.SYNC_BUNDLE_EXPORTED,
+                TARGET,
+                entries=len(entries),
+                cursor=cursor,
+                content_hash=content_hash,
+                first_contact=first_contact is not None,
+            )
+        return BundleWritten(str(target), len(entries), content_hash)
+
+    def import_answer(self, path: PurePath, media: SyncMedia) -> SyncRun:
+        """Apply the central system's answer bundle exactly as an online run applies its
+        answers: acknowledgements, conflicts, then the pulled changes with their cursor.
+        Importing the same answer again changes nothing."""
+        self.ctx.require(Permission.SYNC_RUN, TARGET)
+        with self.ctx.store.reader() as uow:
+            state = uow.sync.state()
+        info = self._central_info(state)
+        with self._transport():
+            answer = media.read_answer(
+                path, signer=info["signing_public_key"], identity=state[AGE_IDENTITY]
+            )
+        mark = ANSWER_MARK + answer.content_hash
+        if mark in state:
+            with self.ctx.store.transaction() as uow:
+                self.ctx.record(
+                    uow,
+                    Action.SYNC_BUNDLE_IMPORTED,
+                    TARGET,
+                    content_hash=answer.content_hash,
+                    already_imported=True,
+                )
+            return SyncRun()
+        with self.ctx.store.transaction() as uow:
+            outcome = uow.sync.apply_acks(answer.result)
+            uow.sync.save_conflicts(answer.conflicts)
+            retried = uow.sync.retry_held()
+        pulled = retried.applied + self._apply_answer_page(answer)
+        with self.ctx.store.transaction() as uow:
+            held = uow.sync.held_count()
+            uow.sync.put_state(
+                {
+                    LAST_SYNC: timestamp(self.ctx.clock.now()),
+                    LAST_ERROR: None,
+                    ERRORS: "0",
+                    OFFLINE_TOKEN: None,  # the signed answer proves the terminal is registered
+                    mark: timestamp(self.ctx.clock.now()),
+                }
+            )
+            self.ctx.record(
+                uow,
+                Action.SYNC_BUNDLE_IMPORTED,
+                TARGET,
+                content_hash=answer.content_hash,
+                pushed=outcome.acked,
+                pulled=pulled,
+                conflicts=outcome.conflicts,
+                held=held,
+                rejected=outcome.rejected,
+            )
+        return SyncRun(outcome.acked, pulled, outcome.conflicts, held, outcome.rejected)
+
+    def _apply_answer_page(self, answer: AnswerSet) -> int:
+        """Apply the answer's changes in pages, each with its cursor, as a pull does.
+
+        Changes at or below this terminal's cursor were applied already and are skipped (so an
+        older answer imported late never brings back older master data). The cursor only
+        moves forward, and only if the answer was pulled from a cursor this terminal has
+        reached; else its changes are applied by version but the cursor stays.
+        """
+        with self.ctx.store.reader() as uow:
+            current = int(uow.sync.state().get(CURSOR, "0"))
+        advance = answer.cursor <= current
+        changes = tuple(c for c in answer.page.changes if c.seq > current)
+        pulled = 0
+        start = 0
+        while True:
+            chunk = changes[start : start + PULL_PAGE_LIMIT]
+            start += len(chunk)
+            last = start >= len(changes)
+            reached = answer.page.next_cursor if last else chunk[-1].seq
+            cursor = max(current, reached) if advance else current
+            with self.ctx.store.transaction() as uow:
+                pulled += uow.sync.apply_page(PullPage(chunk, cursor, False)).applied
+            current = cursor
+            if last:
+                return pulled
 
 
 def _info_json(info: Mapping[str, str]) -> str:
