@@ -29,6 +29,8 @@ PUSH_BATCH_LIMIT = 5000
 PULL_PAGE_LIMIT = 10000
 DEFAULT_INTERVAL_SECONDS = 300
 STALE_AFTER = timedelta(hours=24)
+# The central address of a terminal enrolled for media bundles only (never connected).
+OFFLINE_CENTRAL = "offline"
 
 
 class EntryKind(StrEnum):
@@ -334,6 +336,11 @@ class SyncStatus:
     errors: int
     last_error: str
     cursor: int
+
+    @property
+    def offline(self) -> bool:
+        """Enrolled for media bundles only: there is no central system to connect to."""
+        return self.central == OFFLINE_CENTRAL
 
     def stale(self, now: datetime) -> bool:
         return self.last_sync is None or now - self.last_sync > STALE_AFTER

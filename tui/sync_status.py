@@ -108,6 +108,9 @@ def status_text(
     if not status.enrolled:
         text.append(t("sync_status.not_enrolled"), style="bold reverse yellow")
         text.append(" ")
+    elif status.offline:
+        text.append(t("sync_status.offline"), style="bold reverse cyan")
+        text.append(" ")
     elif status.stale(now):
         text.append(t("sync_status.stale"), style="bold reverse yellow")
         text.append(" ")
@@ -212,6 +215,8 @@ class SyncMonitor:
         if self.status is None or not self.status.enrolled:
             self.refresh_status()  # an enrolment since the last read starts the next tick
             return
+        if self.status.offline:
+            return
         self._start_run(manual=False)
 
     def run_now(self) -> None:
@@ -222,6 +227,9 @@ class SyncMonitor:
             return
         if self.status is not None and not self.status.enrolled:
             self.app.notify(self.app.t("sync_status.not_enrolled_hint"), severity="warning")
+            return
+        if self.status is not None and self.status.offline:
+            self.app.notify(self.app.t("sync_status.offline_hint"), severity="warning")
             return
         self._start_run(manual=True)
 

@@ -8,6 +8,7 @@ run killed half-way resumes from the last page applied, and nothing is applied t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from core.ports import AnswerSet, CentralPort, Enroller, PushSet, SyncMedia
 from core.roles import Permission
 from core.services.context import ServiceContext
 from core.sync import (
+    OFFLINE_CENTRAL,
     PULL_PAGE_LIMIT,
     PUSH_BATCH_LIMIT,
     Choice,
@@ -43,7 +45,7 @@ AGE_IDENTITY = "age_identity"
 AGE_RECIPIENT = "age_recipient"
 OFFLINE_TOKEN = "offline_token"
 ENROLLMENT = "enrollment"
-OFFLINE = "offline"
+OFFLINE = OFFLINE_CENTRAL
 ANSWER_MARK = "answer_imported:"
 
 
@@ -58,6 +60,8 @@ class SyncRun:
     conflicts: int = 0
     held: int = 0
     errors: int = 0
+    push_seconds: float = 0.0
+    pull_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,21 @@ class SyncService:
             self.ctx.record(uow, Action.SYNC_STARTED, TARGET, pending=uow.sync.pending_count())
             uow.audit.checkpoint()
         with self._transport():
+            started = time.perf_counter()
             pushed, conflicts, rejected = self._push(central, terminal)
+            pushed_at = time.perf_counter()
             pulled, held = self._pull(central)
             remote = central.conflicts()
-        result = SyncRun(pushed, pulled, conflicts, held, rejected)
+            pulled_at = time.perf_counter()
+        result = SyncRun(
+            pushed,
+            pulled,
+            conflicts,
+            held,
+            rejected,
+            push_seconds=round(pushed_at - started, 3),
+            pull_seconds=round(pulled_at - pushed_at, 3),
+        )
         with self.ctx.store.transaction() as uow:
             uow.sync.save_conflicts(remote)
             uow.sync.put_state(

@@ -161,6 +161,24 @@ async def test_the_bar_marks_a_terminal_not_synced_for_a_day_as_stale(
         assert "STALE" not in bar_text(app)
 
 
+async def test_a_media_only_terminal_is_marked_and_never_synced_over_the_network(
+    people_path: Path, people: Sessions
+) -> None:
+    enroll(people, central="offline")
+    central = FakeCentral()
+    app = make_app(people_path, central, interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "op1", PASSWORD)
+        assert "媒体で同期" in bar_text(app)
+        assert "未登録" not in bar_text(app)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        for _ in range(5):
+            await pilot.pause(0.1)
+        assert any("媒体でのみ同期" in n for n in notes(app))
+    assert central.pushes == 0
+
+
 async def test_sync_now_pushes_and_an_unreachable_central_shows_in_the_bar(
     people_path: Path, people: Sessions
 ) -> None:
