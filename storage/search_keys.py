@@ -7,6 +7,7 @@ search keys and the full-text index consistent.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from core.japanese.kana import kana_key, kana_loose_key
@@ -14,13 +15,17 @@ from core.japanese.variants import name_key, name_variant_key
 from core.search import address_key
 from storage.database_types import Connection
 
+# Exactly the characters for which ``str.isalnum()`` is false (checked over every code point
+# in tests/storage/test_search_keys.py); a regular expression is several times faster.
+_NOT_KEPT = re.compile(r"[\W_]+")
+
 
 def searchable(text: str) -> str:
     """The characters the FTS tokenizer keeps (letters and digits, 々 and ー included).
 
     Index and query both drop the rest first, so pairs on both sides are formed alike.
     """
-    return "".join(ch for ch in text if ch.isalnum())
+    return _NOT_KEPT.sub("", text)
 
 
 def indexed_terms(text: str) -> str:

@@ -36,6 +36,7 @@ from core.sync import (
     TableTotal,
     TotalsBuilder,
 )
+from storage import bulk_load
 from storage.database_types import Connection
 from storage.keyfile import atomic_write
 from storage.search_keys import cached_kana_key, cached_kana_loose_key
@@ -189,8 +190,18 @@ class SqlSync:
     # --- pull ------------------------------------------------------------------------------
 
     def apply_page(self, page: PullPage) -> PullOutcome:
+        """Apply one page and move the cursor past it, in the caller's transaction.
+
+        An initial pull of a whole registry defers the search index to its last page
+        (``storage.bulk_load``).
+        """
+        residents = sum(1 for c in page.changes if c.kind is ChangeKind.RESIDENT)
+        if page.more and bulk_load.may_begin(self._conn, residents):
+            bulk_load.begin(self._conn)
         outcome = self._apply(page.changes)
         self.put_state({CURSOR: str(page.next_cursor)})
+        if not page.more:
+            bulk_load.finish(self._conn)
         return outcome
 
     def retry_held(self) -> PullOutcome:

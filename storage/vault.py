@@ -19,7 +19,7 @@ from core.audit import Action, AuditEvent
 from core.clock import Clock, timestamp
 from core.errors import AuthenticationFailed, StoreError
 from core.ports import GuardState
-from storage import crypto
+from storage import bulk_load, crypto
 from storage.database import connect
 from storage.keyfile import (
     FORMAT,
@@ -133,6 +133,7 @@ class Vault:
                 raise
             try:
                 apply_migrations(store)
+                finish_interrupted_bulk_load(store)
             except BaseException:
                 store.close()
                 raise
@@ -146,6 +147,13 @@ class Vault:
         with self.keyfile.update() as data:
             data.setdefault("pending", []).append({"id": event_id, **box})
         self._reload()
+
+
+def finish_interrupted_bulk_load(store: SqlStore) -> None:
+    """An initial pull cut midway left the search index to be built: build it before use."""
+    if bulk_load.active(store.conn):
+        with store.transaction():
+            bulk_load.finish(store.conn)
 
 
 def apply_migrations(store: SqlStore) -> list[str]:

@@ -12,6 +12,7 @@ import os
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -84,8 +85,15 @@ class HttpCentral:
             timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
             headers={"Accept": "application/json"},
         )
+        # Pull reads one page ahead, so the central system's work and the transfer of page
+        # n + 1 overlap with the terminal applying page n.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sesshu-pull")
+        self._ahead: tuple[tuple[int, int], Future[PullPage]] | None = None
 
     def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead[1].cancel()
+        self._reader.shutdown(wait=True)
         self._client.close()
 
     def __enter__(self) -> HttpCentral:
@@ -122,6 +130,19 @@ class HttpCentral:
         return _parsed(parse_push_result, doc)
 
     def pull(self, cursor: int, limit: int) -> PullPage:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == (cursor, limit):
+            page = ahead[1].result()
+        else:
+            if ahead is not None:
+                ahead[1].cancel()
+            page = self._fetch(cursor, limit)
+        if page.more and page.next_cursor != cursor:
+            following = (page.next_cursor, limit)
+            self._ahead = (following, self._reader.submit(self._fetch, *following))
+        return page
+
+    def _fetch(self, cursor: int, limit: int) -> PullPage:
         doc = self._call("GET", "/v1/pull", params={"cursor": cursor, "limit": limit})
         return _parsed(parse_pull, doc)
 

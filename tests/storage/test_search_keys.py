@@ -57,3 +57,8 @@ def test_a_match_means_a_real_substring(name: str, fragment: str) -> None:
     conn.execute("INSERT INTO t (rowid, name) VALUES (1, ?)", (indexed_terms(kept),))
     found = conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (phrase,)).fetchall() == [(1,)]
     assert found == (wanted.lower() in kept.lower())
+
+
+def test_searchable_keeps_exactly_the_alphanumeric_characters() -> None:
+    every = "".join(map(chr, range(0x110000)))
+    assert searchable(every) == "".join(ch for ch in every if ch.isalnum())
