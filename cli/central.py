@@ -247,6 +247,25 @@ def registry_import(
         )
 
 
+@registry_app.command("demo-feed")
+def registry_demo_feed(
+    out: Annotated[Path, typer.Option("--out", help="The JSON lines file to write.")],
+    residents: Annotated[int, typer.Option("--residents", min=1, max=2_000_000)] = 3000,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a synthetic registry feed; with the seed of ``sesshu demo`` it matches that store."""
+    from storage.demo.registry_feed import write_registry_feed
+
+    if out.exists():
+        raise typer.BadParameter(state().t("central.feed_exists"), param_hint="--out")
+    lines = write_registry_feed(out, residents, seed, state().clock.now().date())
+    if as_json:
+        emit_json({"path": str(out), "lines": lines})
+    else:
+        say(state().t("central.feed_written", path=out, lines=lines))
+
+
 @audit_app.command("verify")
 def audit_verify(
     conf_dir: DirOption = None, db: DbOption = None, as_json: JsonOption = False

@@ -110,3 +110,23 @@ def test_init_with_an_unreachable_database_leaves_no_conf(
     assert code == 1
     assert "PostgreSQL" in err
     assert not conf.exists()
+
+
+def test_a_demo_feed_matches_the_demo_generator_and_is_importable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    code, doc, _ = call(
+        capsys, "registry", "demo-feed", "--out", str(feed), "--residents", "40", "--json"
+    )
+    assert code == 0
+    kinds = [json.loads(line)["kind"] for line in feed.read_text("utf-8").splitlines()]
+    assert kinds.count("resident") == 40
+    assert doc["lines"] == len(kinds)
+    code, _, err = call(capsys, "registry", "demo-feed", "--out", str(feed))
+    assert code == 2
+    assert "--out" in err
+    conf = tmp_path / "conf"
+    assert call(capsys, "init", "--dir", str(conf))[0] == 0
+    code, doc, _ = call(capsys, "registry", "import", str(feed), "--dir", str(conf), "--json")
+    assert (code, doc["added"]) == (0, len(kinds))

@@ -251,7 +251,9 @@ def record_uid(terminal: Terminal) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
-@pytest.mark.parametrize("keep", ["central", "local"])
+@pytest.mark.parametrize(
+    ("backend", "keep"), [("sqlite", "local"), ("postgresql", "central")], indirect=["backend"]
+)
 def test_two_terminals_changing_one_record_end_in_one_conflict_then_agree(
     tmp_path: Path, central: Central, keep: str
 ) -> None:
@@ -304,6 +306,7 @@ def test_two_terminals_changing_one_record_end_in_one_conflict_then_agree(
     assert b.json("sync", "conflicts", user="sup1") in ([], {"conflicts": []})
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_revoked_terminal_is_refused(tmp_path: Path, central: Central) -> None:
     terminal = new_terminal(tmp_path, "T-REV", central)
     run(terminal)
