@@ -26,12 +26,10 @@ from central.enrollment import (
     TerminalInfo,
     check_age_recipient,
     check_signing_key,
-    secret_hash,
-    token_secret,
 )
 from central.service import CentralService
 from core.audit import GENESIS_HASH, checkpoint_message
-from core.clock import parse_timestamp, timestamp
+from core.clock import timestamp
 from core.errors import (
     AuthenticationFailed,
     InvalidValue,
@@ -356,52 +354,14 @@ class BundleImport:
         if not isinstance(recipient, str) or not recipient:
             raise InvalidValue("age_recipient", "central.age_recipient")
         recipient = check_age_recipient(recipient)
-        now = self.service.clock.now()
-        at = timestamp(now)
-        hashed = secret_hash(token_secret(token))
-        with self.db.transaction():
-            row = self.db.one(
-                "SELECT terminal, expires_at, used_at FROM enrollment_tokens WHERE secret_hash = ?",
-                (hashed,),
-            )
-            if row is None:
-                raise AuthenticationFailed("central.token_unknown")
-            token_terminal, expires_at, used_at = row
-            if used_at is not None:
-                raise AuthenticationFailed("central.token_used")
-            if parse_timestamp(str(expires_at)) <= now:
-                raise AuthenticationFailed("central.token_expired")
-            if token_terminal != terminal:
-                raise AuthenticationFailed("central.token_other_terminal", terminal=terminal)
-            known = self.service.enrollment.terminal(terminal)
-            if known is not None and known.status == "revoked":
-                raise PermissionDenied("central.terminal_revoked", terminal=terminal)
-            self.db.execute(
-                "UPDATE enrollment_tokens SET used_at = ? WHERE secret_hash = ?", (at, hashed)
-            )
-            # No certificate: a terminal that only ever travels on media never connects, and
-            # one enrolled again offline loses the certificate it had.
-            self.db.execute(
-                "INSERT INTO terminals (name, status, cert_fingerprint, cert_serial,"
-                " signing_public_key, age_recipient, enrolled_at)"
-                " VALUES (?, 'enrolled', NULL, NULL, ?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET cert_fingerprint = NULL, cert_serial = NULL,"
-                " signing_public_key = excluded.signing_public_key,"
-                " age_recipient = excluded.age_recipient, enrolled_at = excluded.enrolled_at",
-                (terminal, signing_key, recipient, at),
-            )
-            audit.append(
-                self.db,
-                at,
-                "enrollment",
-                audit.CentralAction.ENROLLED,
-                terminal,
-                {
-                    "offline": True,
-                    "signing_public_key": signing_key,
-                    "renewed": known is not None,
-                },
-            )
+        self.service.enrollment.admit(
+            token,
+            terminal,
+            signing_key,
+            recipient,
+            lambda now: None,
+            {"offline": True, "signing_public_key": signing_key},
+        )
         return recipient
 
 

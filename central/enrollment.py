@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -21,6 +22,7 @@ from central import audit, pki
 from central.audit import CentralAction
 from central.config import CentralDir
 from central.db import Database
+from core.audit import JSONValue
 from core.clock import Clock, parse_timestamp, timestamp
 from core.errors import (
     AuthenticationFailed,
@@ -146,7 +148,38 @@ class Enrollment:
         check_terminal_name(terminal)
         signing_key = check_signing_key(signing_key)
         age_recipient = check_age_recipient(age_recipient)
+        issued = self.admit(
+            token,
+            terminal,
+            signing_key,
+            age_recipient,
+            lambda now: pki.sign_csr(
+                self._conf.ca, csr_pem.encode("ascii", "replace"), terminal, now
+            ),
+            {},
+        )
+        assert issued is not None
+        return {
+            "certificate_pem": issued.cert_pem.decode("ascii"),
+            "ca_pem": self._conf.file("ca.pem").read_text("ascii"),
+            "terminal": terminal,
+            "central": self._conf.public,
+        }
+
+    def admit(
+        self,
+        token: str,
+        terminal: str,
+        signing_key: str,
+        age_recipient: str,
+        issue: Callable[[datetime], pki.IssuedCert | None],
+        detail: Mapping[str, JSONValue],
+    ) -> pki.IssuedCert | None:
+        """Redeem a one-time token for ``terminal`` and register the terminal with the
+        certificate ``issue`` makes (None for a terminal that only ever travels on media: one
+        enrolled again that way loses the certificate it had)."""
         now = self._clock.now()
+        at = timestamp(now)
         hashed = secret_hash(token_secret(token))
         with self._db.transaction():
             row = self._db.one(
@@ -165,8 +198,8 @@ class Enrollment:
             known = self.terminal(terminal)
             if known is not None and known.status == "revoked":
                 raise PermissionDenied("central.terminal_revoked", terminal=terminal)
-            issued = pki.sign_csr(self._conf.ca, csr_pem.encode("ascii", "replace"), terminal, now)
-            at = timestamp(now)
+            issued: pki.IssuedCert | None = issue(now)
+            fingerprint = issued.fingerprint if issued is not None else None
             self._db.execute(
                 "UPDATE enrollment_tokens SET used_at = ? WHERE secret_hash = ?", (at, hashed)
             )
@@ -178,7 +211,14 @@ class Enrollment:
                 " cert_serial = excluded.cert_serial,"
                 " signing_public_key = excluded.signing_public_key,"
                 " age_recipient = excluded.age_recipient, enrolled_at = excluded.enrolled_at",
-                (terminal, issued.fingerprint, issued.serial, signing_key, age_recipient, at),
+                (
+                    terminal,
+                    fingerprint,
+                    issued.serial if issued is not None else None,
+                    signing_key,
+                    age_recipient,
+                    at,
+                ),
             )
             audit.append(
                 self._db,
@@ -186,14 +226,9 @@ class Enrollment:
                 "enrollment",
                 CentralAction.ENROLLED,
                 terminal,
-                {"fingerprint": issued.fingerprint, "renewed": known is not None},
+                {**detail, "fingerprint": fingerprint, "renewed": known is not None},
             )
-        return {
-            "certificate_pem": issued.cert_pem.decode("ascii"),
-            "ca_pem": self._conf.file("ca.pem").read_text("ascii"),
-            "terminal": terminal,
-            "central": self._conf.public,
-        }
+        return issued
 
     def authenticate(self, cert_der: bytes) -> str:
         """The enrolled, unrevoked terminal whose current certificate this is."""
