@@ -24,7 +24,7 @@ COLUMNS = (
 
 def mynumber_digest(key: bytes, number: str) -> bytes:
     """The keyed hash (HMAC-SHA256) indexed in place of the 個人番号."""
-    return hmac.new(key, number.encode("ascii"), hashlib.sha256).digest()
+    return hmac.digest(key, number.encode("ascii"), hashlib.sha256)
 
 
 def _date(value: str | None) -> date | None:
