@@ -51,6 +51,7 @@ NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%f', 'now', '+9 hours') || '+09:00'"
 
 _RECORD_COLUMNS = [n for n in RECORD_FIELDS if n != "uid"]
 _RESIDENT_COLUMNS = [n for n in RESIDENT_FIELDS if n != "mynumber"]
+_RESIDENT_FLAG_INDEXES = [i for i, n in enumerate(_RESIDENT_COLUMNS) if n in FLAGS]
 _ENTRY_COLUMNS = "uuid, seq, kind, key, op, base_version, version, data, at"
 _CONFLICT_COLUMNS = (
     "id, kind, key, base_version, server_version, server_data, client_data, client_user, "
@@ -344,8 +345,11 @@ class SqlSync:
         data = change.data
         mynumber = data.get("mynumber")
         kana = str(data.get("kana") or "")
+        values = [data.get(n) for n in _RESIDENT_COLUMNS]
+        for index in _RESIDENT_FLAG_INDEXES:
+            values[index] = int(bool(values[index]))
         return (
-            *[_stored(n, data.get(n)) for n in _RESIDENT_COLUMNS],
+            *values,
             mynumber,
             self._digest(str(mynumber)) if mynumber else None,
             cached_kana_key(kana),
