@@ -15,12 +15,8 @@ what was loaded, before anyone can search. The uniqueness rules (one 宛名番�
 from __future__ import annotations
 
 import json
-import multiprocessing
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 
 from storage.database_types import Connection
-from storage.search_keys import resident_index_rows
 
 BULK_STATE = "bulk_load_ddl"
 # Only for pulls big enough to gain from it.
@@ -34,10 +30,6 @@ DEFERRED = (
     "residents_kana_loose",
     "residents_mynumber",
 )
-# From this many residents on, the index entries are computed in a worker process (the other
-# core) while this one writes them; below it, one SQL statement does both.
-PARALLEL_FROM = 50_000
-CHUNK = 20_000
 _REBUILD = (
     "INSERT INTO resident_text (rowid, name, variant, address) "
     "SELECT id, sesshu_name_terms(name), sesshu_variant_terms(name), "
@@ -90,35 +82,9 @@ def finish(conn: Connection) -> bool:
     for name, sql in kept:
         if not name.startswith("residents_text_"):
             conn.execute(sql)
-    _fill_index(conn)
+    conn.execute(_REBUILD)
     for name, sql in kept:
         if name.startswith("residents_text_"):
             conn.execute(sql)
     conn.execute("DELETE FROM sync_state WHERE key = ?", (BULK_STATE,))
     return True
-
-
-def _fill_index(conn: Connection, parallel_from: int | None = None) -> None:
-    count = int(conn.execute("SELECT count(*) FROM residents").fetchone()[0])
-    if count < (PARALLEL_FROM if parallel_from is None else parallel_from):
-        conn.execute(_REBUILD)
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        waiting: deque[Future[list[tuple[int, str, str, str]]]] = deque()
-        last = -1
-        while True:
-            rows = conn.execute(
-                "SELECT id, name, address FROM residents WHERE id > ? ORDER BY id LIMIT ?",
-                (last, CHUNK),
-            ).fetchall()
-            if rows:
-                last = int(rows[-1][0])
-                waiting.append(pool.submit(resident_index_rows, [tuple(r) for r in rows]))
-            if waiting and (len(waiting) > 2 or not rows):
-                conn.executemany(
-                    "INSERT INTO resident_text (rowid, name, variant, address) VALUES (?, ?, ?, ?)",
-                    waiting.popleft().result(),
-                )
-            if not rows and not waiting:
-                return

@@ -90,19 +90,3 @@ FUNCTIONS: dict[str, Callable[[str | None], str | None]] = {
 def register(conn: Connection) -> None:
     for name, function in FUNCTIONS.items():
         conn.create_function(name, 1, function, deterministic=True)
-
-
-def resident_index_rows(
-    rows: list[tuple[int, str | None, str | None]],
-) -> list[tuple[int, str, str, str]]:
-    """The full-text index entries of residents (id, name, address), exactly as the
-    ``residents_text_*`` triggers make them; run in a worker process by bulk loads."""
-    name_terms, variant_terms, address_terms = (
-        FUNCTIONS["sesshu_name_terms"],
-        FUNCTIONS["sesshu_variant_terms"],
-        FUNCTIONS["sesshu_address_terms"],
-    )
-    return [
-        (rowid, str(name_terms(name)), str(variant_terms(name)), str(address_terms(address)))
-        for rowid, name, address in rows
-    ]

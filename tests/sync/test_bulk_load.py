@@ -97,23 +97,3 @@ def test_a_small_or_later_pull_keeps_the_index_row_by_row(
     with store.transaction() as uow:
         uow.sync.apply_page(PullPage(big[0].changes, big[0].next_cursor, more=True))
     assert not bulk_load.active(store.conn)  # residents were already there
-
-
-def test_index_entries_made_in_a_worker_process_search_alike(
-    sessions: Sessions, registry: list[Change]
-) -> None:
-    store = sessions.login("adm1").store
-    for page in pages(registry, 4000):
-        with store.transaction() as uow:
-            uow.sync.apply_page(page)
-    surnames = sorted(
-        {str(c.data["name"]).split("\u3000")[0] for c in registry if c.kind is ChangeKind.RESIDENT}
-    )[:6]
-    before = {s: found_by_name(sessions, s) for s in surnames}
-    with store.transaction():
-        store.conn.execute("INSERT INTO resident_text (resident_text) VALUES ('delete-all')")
-    assert all(not found_by_name(sessions, s) for s in surnames)
-    with store.transaction():
-        bulk_load._fill_index(store.conn, parallel_from=1)
-    assert {s: found_by_name(sessions, s) for s in surnames} == before
-    assert all(before.values())
