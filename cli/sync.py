@@ -19,6 +19,7 @@ from core.services.sync import SyncRun, SyncService
 from core.sync import Choice, Conflict, SyncStatus, conflict_fields
 from storage.sync_store import read_status
 from sync.client import HttpCentral, central_for
+from sync.wire import conflict_json
 
 app = typer.Typer(help="Sync with the central system.")
 
@@ -264,23 +265,14 @@ def compare(
 
 
 def _conflict_json(conflict: Conflict) -> dict[str, Any]:
-    return {
-        "id": conflict.id,
-        "kind": conflict.kind.value,
-        "key": conflict.key,
-        "base_version": conflict.base_version,
-        "server_version": conflict.server_version,
-        "client_user": conflict.client_user,
-        "terminal": conflict.terminal,
-        "opened_at": conflict.opened_at,
-        "status": conflict.status,
-        "decided_by": conflict.decided_by,
-        "choice": conflict.choice,
-        "fields": [
-            {"field": name, "local": local, "central": central}
-            for name, local, central in conflict_fields(conflict)
-        ],
-    }
+    """The wire form, with the field diff in place of both whole documents."""
+    document = conflict_json(conflict)
+    del document["server_data"], document["client_data"]
+    document["fields"] = [
+        {"field": name, "local": local, "central": central}
+        for name, local, central in conflict_fields(conflict)
+    ]
+    return document
 
 
 @app.command("conflicts")
