@@ -24,6 +24,7 @@ from cli import demo as demo_commands
 from cli import export as export_commands
 from cli import lookup as lookup_commands
 from cli import media as media_commands
+from cli import migrate as migrate_commands
 from cli import provision as provision_commands
 from cli import store as store_commands
 from cli import sync as sync_commands
@@ -66,6 +67,7 @@ app.add_typer(provision_commands.app, name="provision")
 app.add_typer(provision_commands.recipients_app, name="recipient")
 app.add_typer(provision_commands.bases_app, name="basis")
 app.add_typer(sync_commands.app, name="sync")
+app.add_typer(migrate_commands.app, name="migrate")
 app.add_typer(central_commands.app, name="central")
 app.command("demo")(demo_commands.demo)
 app.command("lookup")(lookup_commands.lookup)

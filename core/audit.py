@@ -102,6 +102,13 @@ class Action(StrEnum):
     SYNC_DECIDED = "sync.decided"
     SYNC_BUNDLE_EXPORTED = "sync.bundle_exported"
     SYNC_BUNDLE_IMPORTED = "sync.bundle_imported"
+    MIGRATION_CHECKED = "migration.checked"
+    MIGRATION_STARTED = "migration.started"
+    MIGRATION_BATCH = "migration.batch_loaded"
+    MIGRATION_LOADED = "migration.loaded"
+    MIGRATION_RECONCILED = "migration.reconciled"
+    MIGRATION_EXPORTED = "migration.exported"
+    MIGRATION_APPROVED = "migration.approved"
 
 
 @dataclass(frozen=True)

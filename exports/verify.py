@@ -172,6 +172,17 @@ def open_bundle(
         medium.close()
 
 
+def bundle_identity(path: Path, identity: str | None, passphrase: str | None) -> str:
+    """The age identity that opens a verified bag (from ``identity`` or its passphrase)."""
+    medium = open_medium(path)
+    try:
+        if not verify_medium(medium).ok:
+            raise OpenFailed("not_verified")
+        return str(_identity(medium, identity, passphrase))
+    finally:
+        medium.close()
+
+
 def _identity(
     medium: Medium, identity: str | None, passphrase: str | None
 ) -> pyrage.x25519.Identity:

@@ -745,3 +745,96 @@ CREATE TABLE sync_held (
 );
 """,
     )
+
+
+@MIGRATIONS(name="0010_migration")
+def migration(db: Database) -> None:
+    """System migration (システム移行): notices and consents, the runs that load a legacy
+    dataset, and their signed reconciliation reports.
+
+    ``migration_run`` on a loaded row names the run that loaded it: a re-run skips a row whose
+    source key is already present (loaded earlier), and a second row with the same key in the
+    same run is a duplicate in the source. ``migration_progress`` is written in the same
+    transaction as each batch, so a killed run resumes after the last batch it committed.
+    """
+    run_statements(
+        db,
+        """
+ALTER TABLE residents ADD COLUMN migration_run INTEGER;
+ALTER TABLE vaccinations ADD COLUMN migration_run INTEGER;
+CREATE TABLE notices (
+  id INTEGER PRIMARY KEY,
+  atena TEXT NOT NULL REFERENCES residents (atena),
+  kind TEXT NOT NULL CHECK (kind IN ('guide', 'voucher', 'recommendation')),
+  vaccine TEXT,
+  sent_on TEXT NOT NULL,
+  note TEXT,
+  source TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  migration_run INTEGER
+);
+CREATE INDEX notices_person ON notices (atena, kind, vaccine, sent_on);
+CREATE TABLE consents (
+  id INTEGER PRIMARY KEY,
+  atena TEXT NOT NULL REFERENCES residents (atena),
+  vaccine TEXT,
+  submitted_on TEXT NOT NULL,
+  expires_on TEXT,
+  note TEXT,
+  source TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  migration_run INTEGER
+);
+CREATE INDEX consents_person ON consents (atena, vaccine, submitted_on);
+CREATE TABLE migration_runs (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  identity TEXT NOT NULL,
+  layout TEXT NOT NULL,
+  layout_digest TEXT NOT NULL DEFAULT '',
+  started_by TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  status TEXT NOT NULL DEFAULT 'running'
+    CHECK (status IN ('running', 'loaded', 'loaded_with_errors', 'approved')),
+  approved_by TEXT,
+  approved_at TEXT,
+  approval_note TEXT,
+  reconciliation INTEGER,
+  CHECK ((status = 'approved') = (approved_by IS NOT NULL))
+);
+CREATE TABLE migration_progress (
+  run INTEGER NOT NULL REFERENCES migration_runs (id),
+  file TEXT NOT NULL,
+  tbl TEXT NOT NULL,
+  records INTEGER NOT NULL DEFAULT 0,
+  loaded INTEGER NOT NULL DEFAULT 0,
+  skipped INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0,
+  done INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run, file)
+);
+CREATE TABLE migration_issues (
+  run INTEGER NOT NULL REFERENCES migration_runs (id),
+  file TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  field TEXT NOT NULL,
+  raw TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX migration_issues_run ON migration_issues (run, file, line);
+CREATE TABLE migration_reports (
+  id INTEGER PRIMARY KEY,
+  run INTEGER REFERENCES migration_runs (id),
+  source TEXT NOT NULL,
+  made_by TEXT NOT NULL,
+  made_at TEXT NOT NULL,
+  equal INTEGER NOT NULL,
+  report TEXT NOT NULL,
+  report_hash TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  public_key TEXT NOT NULL
+);
+"""
+        + _APPEND_ONLY.format(table="migration_reports"),
+    )

@@ -29,6 +29,7 @@ from storage.database import connect, integrity_problems
 from storage.database_types import Connection
 from storage.exports import SqlExports, SqlMedia
 from storage.keyfile import KeyData, KeyFile, pending_aad, seal_data_key
+from storage.migration_store import SqlMigration
 from storage.provision import SqlProvisions
 from storage.repositories import SqlAudit, SqlSettings, SqlUsers
 from storage.residents import SqlResidents
@@ -36,6 +37,13 @@ from storage.slots import SqlKeySlots
 from storage.sync_store import SqlSync, refresh_status
 
 SESSIONS_SUFFIX = ".sessions"
+BULK_PRAGMAS = ("synchronous = NORMAL", "wal_autocheckpoint = 16384", "foreign_keys = OFF")
+SESSION_PRAGMAS_AFTER_BULK = (
+    "synchronous = FULL",
+    "wal_autocheckpoint = 1000",
+    "foreign_keys = ON",
+    "wal_checkpoint(PASSIVE)",
+)
 
 
 class SqlUnitOfWork:
@@ -55,6 +63,7 @@ class SqlUnitOfWork:
         self.media = SqlMedia(conn)
         self.provisions = SqlProvisions(conn, store.mynumber_digest)
         self.sync = SqlSync(conn, store.store_id, store.terminal, store.mynumber_digest)
+        self.migration = SqlMigration(conn, store.store_id, store.mynumber_digest, store.sign)
 
 
 class SqlStore:
@@ -169,6 +178,27 @@ class SqlStore:
             finally:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def bulk_durability(self) -> Iterator[None]:
+        """Settings for a long, resumable bulk load (a migration), restored afterwards.
+
+        - ``synchronous = NORMAL``: in WAL mode a commit waits for no fsync; a power cut may
+          lose the last batches, never consistency, and each batch commits together with the
+          progress that resumes it.
+        - A larger WAL between checkpoints (64 MiB), so hot pages are copied back less often.
+        - ``foreign_keys = OFF``: the load itself checks that every 宛名番号 exists, in the
+          same transaction (``core.migration.model.screen``).
+        """
+        with self._lock, _translated():
+            for pragma in BULK_PRAGMAS:
+                self.conn.execute(f"PRAGMA {pragma}")
+        try:
+            yield
+        finally:
+            with self._lock, _translated():
+                for pragma in SESSION_PRAGMAS_AFTER_BULK:
+                    self.conn.execute(f"PRAGMA {pragma}")
 
     def trusted_signing_keys(self) -> frozenset[str]:
         return frozenset({self.signing_public_key})

@@ -80,6 +80,12 @@ def _conflicts() -> Screen[None]:
     return ConflictsScreen()
 
 
+def _migration() -> Screen[None]:
+    from tui.screens.migration import MigrationScreen
+
+    return MigrationScreen()
+
+
 def _password() -> Screen[None]:
     from tui.screens.password import PasswordScreen
 
@@ -123,6 +129,7 @@ WORK_ENTRIES: tuple[MenuEntry, ...] = (
     MenuEntry("settings", "menu.settings", Permission.TERMINAL_CONFIGURE, _settings),
     MenuEntry("audit", "menu.audit", Permission.AUDIT_READ, _audit),
     MenuEntry("audit_report", "menu.audit_report", Permission.AUDIT_READ, _report),
+    MenuEntry("migration", "migration_screen.menu", Permission.MIGRATION_RUN, _migration),
     MenuEntry(
         "media", "media_screen.menu", Permission.MEDIA_MANAGE, _media, (Permission.AUDIT_READ,)
     ),

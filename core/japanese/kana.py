@@ -69,6 +69,23 @@ def to_katakana(text: str) -> str:
     return _COMPOSABLE.sub(_compose, converted)
 
 
+_HALFWIDTH = re.compile("[\uff61-\uff9f]")
+_WIDEN = str.maketrans(_HALFWIDTH_TO_FULLWIDTH)
+
+
+def widen_halfwidth_kana(text: str) -> str:
+    """Half-width katakana (ｶﾞ, ｱｲ, ｰ, ｡) become full-width (ガ, アイ, ー, 。); nothing else changes.
+
+    For any text of a legacy file: unlike ``to_katakana`` it keeps hiragana as they are.
+    """
+    if _HALFWIDTH.search(text) is None:
+        return text
+    converted = text.translate(_WIDEN)
+    if _ANY_MARK.search(converted) is None:
+        return converted
+    return _COMPOSABLE.sub(_compose, converted)
+
+
 SPACE_CHARACTERS = (
     "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u180e\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
     + "".join(map(chr, range(0x2000, 0x200B)))

@@ -1,0 +1,1 @@
+"""System migration (システム移行): the tables moved, layout files, conversion, totals."""
