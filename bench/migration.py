@@ -96,7 +96,7 @@ def timed_sesshu(terminal: Terminal, *args: str) -> tuple[Any, float, dict[str, 
     out, err = process.communicate((PASSWORD + "\n").encode())
     seconds = time.perf_counter() - started
     peaks = memory.stop()
-    if process.returncode not in (0, 1):
+    if process.returncode not in (0, 1) or not out.strip():
         raise RuntimeError(err.decode()[-2000:])
     return json.loads(out), seconds, peaks
 

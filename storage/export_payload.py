@@ -11,11 +11,15 @@ import csv
 import functools
 import hashlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from core.exports import PayloadSpec
+from core.migration.schema import TABLES as MIGRATION_TABLES
 from storage.database_types import Connection
+from storage.open_layout import Counted, datapackage
+from storage.open_layout import csv_chunks as csv_chunks_of
 
 FETCH = 2000
 TABLES: dict[str, tuple[str, ...]] = {
@@ -133,10 +137,17 @@ def _person_chunks(
 def spec_streams(conn: Connection, spec: PayloadSpec) -> dict[str, Callable[[], Iterator[bytes]]]:
     """Each payload file of ``spec`` by name, as a function that streams its CSV afresh."""
     streams: dict[str, Callable[[], Iterator[bytes]]] = {}
+    opened = [t.removeprefix(OPEN) for t in spec.tables if t.startswith(OPEN)]
     for table in spec.tables:
+        if table.startswith(OPEN):
+            continue
         if table not in TABLES:
             raise ValueError(f"not an exportable table: {table}")
         streams[f"{table}.csv"] = functools.partial(csv_chunks, conn, table, TABLES[table])
+    for name in opened:
+        streams[f"{name}.csv"] = functools.partial(_open_chunks, conn, name, None)
+    if opened:
+        streams["datapackage.json"] = functools.partial(_descriptor_chunks, conn, tuple(opened))
     if spec.persons:
         columns = person_columns(spec.items)
         persons_sql = (
@@ -154,6 +165,29 @@ def spec_streams(conn: Connection, spec: PayloadSpec) -> dict[str, Callable[[], 
                 _person_chunks, conn, spec.persons, HISTORY_COLUMNS, history_sql
             )
     return streams
+
+
+OPEN = "open:"  # a table in the open layout of a migration package (core.migration.schema)
+
+
+def _open_chunks(conn: Connection, table: str, counted: Counted | None) -> Iterator[bytes]:
+    from storage.migration_store import open_rows
+
+    columns = MIGRATION_TABLES[table].names
+    return csv_chunks_of(columns, open_rows(conn, table, columns), counted or Counted())
+
+
+def _descriptor_chunks(conn: Connection, tables: tuple[str, ...]) -> Iterator[bytes]:
+    """``datapackage.json``: the CSVs are streamed once more to size and hash them."""
+    files = []
+    for table in tables:
+        counted = Counted()
+        for _ in _open_chunks(conn, table, counted):
+            pass
+        files.append((f"{table}.csv", table, counted))
+    codes = {"vaccine": [r[0] for r in conn.execute("SELECT code FROM vaccines ORDER BY code")]}
+    descriptor = datapackage(files, codes)
+    yield json.dumps(descriptor, ensure_ascii=False, indent=1).encode()
 
 
 def spec_hash(conn: Connection, spec: PayloadSpec) -> str:

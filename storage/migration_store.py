@@ -262,6 +262,12 @@ class SqlMigration:
                 constants["status"] = "verified"
         if "created_at" not in columns:
             constants["created_at"] = now
+        elif any(r[columns.index("created_at")] is None for r in rows):
+            at_index = columns.index("created_at")
+            rows = [
+                r if r[at_index] is not None else (*r[:at_index], now, *r[at_index + 1 :])
+                for r in rows
+            ]
         fixed = tuple(constants.values())
         self._conn.executemany(
             f"INSERT INTO {table} ({', '.join([*names, *constants])}) "
@@ -427,6 +433,23 @@ class SqlMigration:
             "SELECT MAX(id) FROM migration_reports WHERE run = ?", (run_id,)
         ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+
+def open_rows(
+    conn: Connection, table: str, columns: Sequence[str]
+) -> Iterator[list[tuple[Value, ...]]]:
+    """A table in the open layout, in stored order, in batches (the store id from meta)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+    repository = SqlMigration(conn, str(row[0]) if row else "", _no_digest, _no_signer)
+    return repository.rows(table, columns)
+
+
+def _no_digest(_number: str) -> bytes:
+    raise RuntimeError("reading rows needs no 個人番号 digest")
+
+
+def _no_signer(_message: bytes) -> tuple[str, str]:
+    raise RuntimeError("reading rows signs nothing")
 
 
 def _marks(items: Sequence[Any]) -> str:

@@ -44,12 +44,14 @@ from core.exports import (
     spool_target,
     witness_name,
 )
+from core.migration.schema import LOAD_ORDER
 from core.ports import Exporter, Progress, UnitOfWork
 from core.roles import Permission
 from core.services.context import ServiceContext
 from core.services.terminal import read_settings
 
 WHOLE_STORE = ("residents", "vaccinations")
+OPEN_PACKAGE = tuple(f"open:{table}" for table in LOAD_ORDER)
 
 
 class CaseGate(Protocol):
@@ -111,7 +113,10 @@ class ExportService:
         if export_kind not in TABLE_KINDS:
             raise InvalidValue("kind", "export.kind", accepted="backup, migration")
         self.ctx.require(Permission.EXPORT_CREATE, "export:new")
-        spec = PayloadSpec(tables=WHOLE_STORE)
+        # A migration package carries the open layout, as ``sesshu migrate export`` writes it.
+        spec = PayloadSpec(
+            tables=OPEN_PACKAGE if export_kind is ExportKind.MIGRATION else WHOLE_STORE
+        )
         content_hash = self.exporter.content_hash(spec)
         with self.ctx.store.transaction() as uow:
             export = uow.exports.add(

@@ -14,125 +14,26 @@ are written in that legacy layout instead (CP932 fixed width, say), from the sam
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import hashlib
 import io
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 from core.migration.convert import Value
 from core.migration.layout import FileSpec, Layout
-from core.migration.schema import CODE_LISTS, TABLES, Kind
 from core.services.migration import PackageFile, PackageWritten, TableRows
 from exports.bundle import PayloadFile, build_bundle
 from exports.migration.legacy import write_stream
 from storage.export_payload import ChunkReader
+from storage.open_layout import Counted, csv_chunks, datapackage
 from storage.store import SqlStore
 
 BUFFER = 1 << 20
-_TYPES = {
-    Kind.TEXT: "string",
-    Kind.KANA: "string",
-    Kind.DATE: "date",
-    Kind.INT: "integer",
-    Kind.FLAG: "integer",
-    Kind.CODE: "string",
-    Kind.ATENA: "string",
-    Kind.MYNUMBER: "string",
-}
-
-
-@dataclass
-class _Counted:
-    rows: int = 0
-    bytes: int = 0
-    digest: Any = field(default_factory=hashlib.sha256)
-
-
-def csv_chunks(
-    columns: Sequence[str], batches: Iterator[list[tuple[Value, ...]]], counted: _Counted
-) -> Iterator[bytes]:
-    """UTF-8 CSV with a header row; counts rows and hashes what it yields."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for batch in batches:
-        writer.writerows(batch)
-        counted.rows += len(batch)
-        chunk = buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-        counted.bytes += len(chunk)
-        counted.digest.update(chunk)
-        yield chunk
-    tail = buffer.getvalue().encode()
-    if tail:
-        counted.bytes += len(tail)
-        counted.digest.update(tail)
-        yield tail
-
-
-def datapackage(
-    files: Sequence[tuple[str, str, _Counted]], codes: Mapping[str, Sequence[str]]
-) -> dict[str, Any]:
-    """The Frictionless descriptor of the open layout's CSV files."""
-    lists = {name: list(values) for name, values in CODE_LISTS.items()} | {
-        name: sorted(values) for name, values in codes.items()
-    }
-    resources = []
-    for name, table_name, counted in files:
-        table = TABLES[table_name]
-        fields = []
-        for column in table.columns:
-            described: dict[str, Any] = {"name": column.name, "type": _TYPES[column.kind]}
-            constraints: dict[str, Any] = {}
-            if column.required:
-                constraints["required"] = True
-            if column.codes and column.codes in lists:
-                constraints["enum"] = lists[column.codes]
-            if column.kind is Kind.FLAG:
-                constraints["enum"] = [0, 1]
-            if column.kind is Kind.MYNUMBER:
-                constraints["pattern"] = "[0-9]{12}"
-            if constraints:
-                described["constraints"] = constraints
-            fields.append(described)
-        schema: dict[str, Any] = {"fields": fields, "missingValues": [""]}
-        if table.name == "residents":
-            schema["primaryKey"] = ["atena"]
-        else:
-            schema["foreignKeys"] = [
-                {"fields": ["atena"], "reference": {"resource": "residents", "fields": ["atena"]}}
-            ]
-        resources.append(
-            {
-                "name": table.name,
-                "path": name,
-                "profile": "tabular-data-resource",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                "dialect": {"delimiter": ",", "header": True, "lineTerminator": "\r\n"},
-                "bytes": counted.bytes,
-                "hash": f"sha256:{counted.digest.hexdigest()}",
-                "rows": counted.rows,
-                "schema": schema,
-            }
-        )
-    return {
-        "profile": "tabular-data-package",
-        "name": "sesshu-migration",
-        "title": "sesshu 予防接種記録 移行データ (migration package)",
-        "resources": resources,
-    }
-
-
 Signer = Callable[[bytes], tuple[str, str]]
 
 
@@ -161,13 +62,13 @@ class BagPackage:
         layout: Layout | None,
     ) -> PackageWritten:
         target = Path(out)
-        counted: list[tuple[str, str, _Counted]] = []
+        counted: list[tuple[str, str, Counted]] = []
         collected: dict[str, list[Mapping[str, Any]]] = {"unrepresentable": [], "overflows": []}
 
         def payload() -> Iterator[PayloadFile]:
             if layout is None:
                 for table, columns, rows in tables:
-                    tally = _Counted()
+                    tally = Counted()
                     counted.append((f"{table}.csv", table, tally))
                     yield PayloadFile(f"{table}.csv", _opener(csv_chunks(columns, rows(), tally)))
                 descriptor = datapackage(counted, self._codes)
@@ -230,7 +131,7 @@ def _opener(chunks: Iterator[bytes]) -> Callable[[], io.BufferedReader]:
 def legacy_payload(
     layout: Layout,
     tables: Sequence[tuple[str, tuple[str, ...], TableRows]],
-    counted: list[tuple[str, str, _Counted]],
+    counted: list[tuple[str, str, Counted]],
     collected: dict[str, list[Mapping[str, Any]]],
 ) -> Iterator[PayloadFile]:
     """Each file of ``layout`` written from the store's rows by the legacy writer.
@@ -242,7 +143,7 @@ def legacy_payload(
     for spec in layout.files:
         columns, rows = by_table[spec.table]
         positions = [columns.index(c) for c in spec.columns]
-        tally = _Counted()
+        tally = Counted()
         counted.append((spec.path, spec.table, tally))
         yield PayloadFile(
             spec.path, _legacy_opener(spec, layout, rows, positions, tally, collected)
@@ -254,7 +155,7 @@ def _legacy_opener(
     layout: Layout,
     rows: TableRows,
     positions: list[int],
-    tally: _Counted,
+    tally: Counted,
     collected: dict[str, list[Mapping[str, Any]]],
 ) -> Callable[[], BinaryIO]:
     def projected() -> Iterator[tuple[Value, ...]]:
@@ -288,7 +189,7 @@ def _legacy_opener(
 
 
 class _Fixed:
-    """A finished digest, as ``_Counted`` expects one."""
+    """A finished digest, as ``Counted`` expects one."""
 
     def __init__(self, hexdigest: str) -> None:
         self._hex = hexdigest

@@ -12,9 +12,11 @@ import csv
 import hashlib
 import multiprocessing
 import os
+import sys
 import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,6 +31,7 @@ from core.migration.totals import TableTotals
 from exports.migration.readers import detect_encoding, read_batches
 
 PARALLEL_MIN_BYTES = 8 << 20
+BATCH = 20_000  # rows per transaction: fewer commits, still a small loss on a crash
 QUEUE_DEPTH = 4
 SAMPLE = SAMPLE_ROWS = 5
 _HEAD = 64 << 10
@@ -223,7 +226,7 @@ def _converted(
     opener: Opener,
 ) -> Iterator[Converted]:
     converter = FileConverter(spec, layout, codes)
-    for records in read_batches(path, spec, skip=skip, opener=opener):
+    for records in read_batches(path, spec, skip=skip, batch_size=BATCH, opener=opener):
         yield converter.convert(records)
 
 
@@ -286,7 +289,23 @@ def _worker(target: Callable[..., None], queue: Any, arguments: tuple[Any, ...])
     queue.put(_DONE)
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr.
+
+    Under Textual ``sys.stderr`` is an object without a usable file descriptor, which the
+    tracker would hand to its process (``bad value(s) in fds_to_keep``).
+    """
+    shown = sys.stderr
+    if sys.__stderr__ is not None:
+        sys.stderr = sys.__stderr__
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = shown
+
+
 def _in_worker(target: Callable[..., None], arguments: tuple[Any, ...]) -> Iterator[Any]:
+    _start_resource_tracker()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue(maxsize=QUEUE_DEPTH)
     process = context.Process(target=_worker, args=(target, queue, arguments), daemon=True)

@@ -213,6 +213,7 @@ def write_open_dataset(
     """
     if residents < 1 or not vaccines or min(records, notices, consents) < 0:
         raise ValueError("residents and vaccines must not be empty, nor any count negative")
+    out.mkdir(parents=True, exist_ok=True)
     tables = {"residents.csv": RESIDENTS, "vaccinations.csv": VACCINATIONS}
     if notices:
         tables["notices.csv"] = NOTICES
@@ -402,6 +403,7 @@ def write_legacy_dataset(
     """
     if residents < 1 or records < 0:
         raise ValueError("at least one resident, and no negative count")
+    out.mkdir(parents=True, exist_ok=True)
     layout = legacy_layout()
     specs = {spec.table: spec for spec in layout.files}
     plan = _Plan.of(residents, records, errors)

@@ -360,3 +360,71 @@ def test_random_datasets_survive_export_then_import_unchanged(
             fresh.close()
     finally:
         origin.close()
+
+
+def test_a_migration_medium_carries_the_open_layout_that_imports_unchanged(
+    sessions: Sessions, tmp_path: Path, staff_template: Path
+) -> None:
+    from core.services.exports import ExportService
+    from exports.verify import open_bundle
+    from exports.writer import StoreExporter
+
+    service(sessions).load(source(dataset(tmp_path / "src")))
+    maker = sessions.login("mig1")
+    exports = ExportService(maker.ctx, StoreExporter(maker.store))
+    export = exports.create("migration", "to the next vendor")
+    checker = sessions.login("sup1")
+    ExportService(checker.ctx, StoreExporter(checker.store)).approve(export.id, "ok")
+    written = exports.write(export.id, "立会 花子", out="migration-1.iso")
+    assert written.outcome.verified
+    opened = open_bundle(
+        Path(written.outcome.read_path),
+        tmp_path / "opened",
+        identity=None,
+        passphrase=written.passphrase,
+    )
+    assert sorted(p.name for p in opened) == [
+        "consents.csv",
+        "datapackage.json",
+        "notices.csv",
+        "residents.csv",
+        "vaccinations.csv",
+    ]
+    fresh = Sessions(copy_store(staff_template, tmp_path / "fresh.db"))
+    try:
+        mig = MigrationService(fresh.login("mig1").ctx)
+        assert mig.load(source(tmp_path / "opened")).status == "loaded"
+        assert mig.reconcile(source(tmp_path / "opened")).equal
+        assert (
+            MigrationService(sessions.login("mig1").ctx)
+            .reconcile(source(tmp_path / "opened"))
+            .equal
+        )
+    finally:
+        fresh.close()
+
+
+@pytest.mark.parametrize("with_record_key", [True, False])
+def test_a_first_load_still_finds_a_key_repeated_in_a_later_batch(
+    sessions: Sessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_record_key: bool
+) -> None:
+    import exports.migration.readers as readers
+
+    root = dataset(tmp_path / "src", residents=10, per_person=2)
+    records = (root / "vaccinations.csv").read_text("utf-8").splitlines()
+    header, body = records[0], records[1:]
+    if with_record_key:
+        header = "record_key," + header
+        body = [f"K{n:04d},{line}" for n, line in enumerate(body)]
+        body.append("K0003," + body[5].split(",", 1)[1].replace("2021-0", "2022-0"))
+    else:
+        body.append(body[0])  # same 宛名番号, vaccine, dose and date as line 2
+    (root / "vaccinations.csv").write_text("\n".join([header, *body]) + "\n", "utf-8")
+    original = readers.read_batches
+    monkeypatch.setattr(
+        "exports.migration.source.read_batches",
+        lambda *a, **k: original(*a, **{**k, "batch_size": 4}),
+    )
+    report = service(sessions).load(source(root))
+    assert [(i.line, i.reason) for i in report.issues] == [(22, "duplicate_key")]
+    assert count(sessions, "vaccinations") == 20

@@ -178,9 +178,7 @@ def run_job(
     except SesshuError as error:
         return Rejected("layout", error)
     try:
-        # In-process: a reading process spawned under Textual, whose stderr has no file
-        # descriptor, fails to start multiprocessing's resource tracker.
-        reader = DiskSource(source, chosen, parallel=False)
+        reader = DiskSource(source, chosen)
         reader.plan()
     except SesshuError as error:
         issues = error.issues if isinstance(error, ValidationFailed) else ()
