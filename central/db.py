@@ -27,6 +27,7 @@ from central.config import POSTGRES_PREFIXES, SQLITE_PREFIX, check_db_url
 from central.schema import MIGRATIONS, MIGRATIONS_TABLE
 from core.clock import timestamp
 from core.errors import StoreError
+from storage.database import bind_none_quickly
 
 Backend = Literal["sqlite", "postgresql"]
 Row = tuple[Any, ...]
@@ -79,6 +80,7 @@ class Database:
 
     @classmethod
     def _open_sqlite(cls, path: Path, key: bytes) -> Database:
+        bind_none_quickly()
         conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA cipher_log_level = NONE")

@@ -311,6 +311,15 @@ class FileConverter:
         ]
 
     def convert(self, records: Sequence[RawRecordLike]) -> Converted:
+        """The good rows, each a tuple in ``self.columns`` order, and every problem."""
+        lines, columns, issues = self.convert_columns(records)
+        rows = list(zip(*columns, strict=True)) if lines else []
+        return Converted(len(records), lines, rows, issues)
+
+    def convert_columns(
+        self, records: Sequence[RawRecordLike]
+    ) -> tuple[list[int], list[list[Value]], list[RowIssue]]:
+        """Like ``convert``, but the good rows column by column (what totals want)."""
         issues: list[RowIssue] = []
         good: list[RawRecordLike] = []
         for record in records:
@@ -322,7 +331,7 @@ class FileConverter:
             else:
                 good.append(record)
         if not good:
-            return Converted(len(records), [], [], issues)
+            return [], [[] for _ in self._converters], issues
         cells = list(zip(*(r.values for r in good if r.values is not None), strict=True))
         columns: list[list[Value]] = []
         failed: dict[int, list[tuple[str, str, str]]] = {}
@@ -334,15 +343,14 @@ class FileConverter:
                     (converter.name, cells[index][position], reason)
                 )
         lines = [r.line for r in good]
-        rows = list(zip(*columns, strict=True))
         if failed:
             for position in sorted(failed):
                 issues.extend(
                     RowIssue(self.file, lines[position], name, raw, reason)
                     for name, raw, reason in failed[position]
                 )
-            keep = [i for i in range(len(rows)) if i not in failed]
+            keep = [i for i in range(len(lines)) if i not in failed]
             lines = [lines[i] for i in keep]
-            rows = [rows[i] for i in keep]
+            columns = [[column[i] for i in keep] for column in columns]
         issues.sort(key=lambda i: i.line)
-        return Converted(len(records), lines, rows, issues)
+        return lines, columns, issues

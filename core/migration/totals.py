@@ -18,6 +18,7 @@ from core.migration.schema import TABLES
 
 _MASK = 2**64 - 1
 _hash = xxhash.xxh3_64_intdigest
+_NONE = _hash(b"None")  # what str(None) hashes to: empty cells count in the total too
 
 
 @dataclass
@@ -48,10 +49,14 @@ class TableTotals:
         self.rows += count
         for name, values in zip(self.columns, columns, strict=True):
             total = self.fields[name]
-            total.empty += values.count(None)
-            total.hash_total = (
-                total.hash_total + sum(map(_hash, map(str.encode, map(str, values))))
-            ) & _MASK
+            empty = values.count(None)
+            total.empty += empty
+            hashed = (
+                empty * _NONE  # a column left empty costs no hashing
+                if empty == len(values)
+                else sum(map(_hash, map(str.encode, map(str, values))))
+            )
+            total.hash_total = (total.hash_total + hashed) & _MASK
             if _numeric(name, self.columns):
                 total.sum = (total.sum or 0) + sum(v for v in values if isinstance(v, int))
 

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from multiprocessing import resource_tracker
@@ -242,11 +243,15 @@ def _source_totals(
     for spec in files:
         table = totals.setdefault(spec.table, TableTotals(spec.columns))
         sample = firsts.setdefault(spec.table, [])
-        for batch in _converted(Path(root) / spec.path, spec, layout, 0, codes, opener):
-            table.add_rows(batch.rows)
-            table.rows += batch.records - len(batch.rows)  # every record counts
-            if len(sample) < SAMPLE_ROWS:
-                sample.extend(batch.rows[: SAMPLE_ROWS - len(sample)])
+        converter = FileConverter(spec, layout, codes)
+        path = Path(root) / spec.path
+        for records in read_batches(path, spec, batch_size=BATCH, opener=opener):
+            lines, columns, _ = converter.convert_columns(records)
+            table.add_columns(len(lines), columns)
+            table.rows += len(records) - len(lines)  # every record counts
+            if len(sample) < SAMPLE_ROWS and lines:
+                wanted = min(SAMPLE_ROWS - len(sample), len(lines))
+                sample.extend(tuple(column[i] for column in columns) for i in range(wanted))
     return totals, firsts
 
 
@@ -280,7 +285,15 @@ def _produce_totals(
     queue.put(_source_totals(root, files, layout, codes, opener))
 
 
+def _follow_parent(parent: int) -> None:
+    """End this reading process as soon as the one it reads for is gone (killed, say)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _worker(target: Callable[..., None], queue: Any, arguments: tuple[Any, ...]) -> None:
+    threading.Thread(target=_follow_parent, args=(os.getppid(),), daemon=True).start()
     try:
         target(queue, *arguments)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
@@ -305,11 +318,16 @@ def _start_resource_tracker() -> None:
 
 
 def _in_worker(target: Callable[..., None], arguments: tuple[Any, ...]) -> Iterator[Any]:
+    """Start ``target`` in a second process now; iterate over what it sends."""
     _start_resource_tracker()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue(maxsize=QUEUE_DEPTH)
     process = context.Process(target=_worker, args=(target, queue, arguments), daemon=True)
     process.start()
+    return _drained(process, queue)
+
+
+def _drained(process: Any, queue: Any) -> Iterator[Any]:
     try:
         while True:
             item = queue.get()

@@ -159,9 +159,15 @@ def test_a_killed_load_resumes_with_no_duplicates_and_no_gaps(
         loaded = int(str(found[0][0]))
         if loaded > 20_000:  # into the vaccination records
             break
+    readers = children(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert 20_000 < loaded < 220_000, "the load must be cut midway"
+    gone = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in readers) and time.monotonic() < gone:
+        time.sleep(0.2)
+    left = [p for p in readers if Path(f"/proc/{p}").exists() and "Z" not in state(p)]
+    assert left == [], "the reading process must not outlive the killed load"
     resumed = migrate(cli, "import", str(source))
     assert resumed.code == 0
     report = resumed.json()
@@ -175,6 +181,20 @@ def test_a_killed_load_resumes_with_no_duplicates_and_no_gaps(
     assert migrate(cli, "reconcile", "--source", str(source)).json()["equal"] is True
     verified = cli("audit", "verify", "--as", "aud1", "--password-stdin", stdin=PASSWORD)
     assert verified.code == 0, verified.stderr
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1]
+    except (FileNotFoundError, IndexError):
+        return "Z"
 
 
 @pytest.mark.parametrize("bad", ["nothing-here", "layout"])
