@@ -374,9 +374,11 @@ class MigrationService:
                 result = None
                 if fresh:
                     atenas = (
-                        {str(r[atena_at]) for r in batch.rows} if atena_at is not None else set()
+                        {str(r[atena_at]) for r in batch.rows}
+                        if atena_at is not None and not by_constraint
+                        else set()
                     )
-                    narrow = set() if by_constraint else atenas & seen
+                    narrow = atenas & seen  # empty where a uniqueness rule does the finding
                     lookups = uow.migration.lookups(
                         spec.table, spec.columns, key, batch.rows, existing_for=narrow
                     )
