@@ -46,7 +46,7 @@ class Run:
     reconciliation: int | None = None  # the report the cut-over was approved on
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileProgress:
     file: str
     table: str

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Protocol
 
@@ -120,33 +120,13 @@ class MigrationPackage(Protocol):
 
 
 @dataclass
-class FileReport:
-    file: str
-    table: str
-    records: int = 0
-    loaded: int = 0
-    skipped: int = 0
-    errors: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "table": self.table,
-            "records": self.records,
-            "loaded": self.loaded,
-            "skipped": self.skipped,
-            "errors": self.errors,
-        }
-
-
-@dataclass
 class LoadReport:
     """A dry run's or a load's outcome. In a dry run ``loaded`` counts what would load."""
 
     dry_run: bool
     run: int | None
     status: str
-    files: list[FileReport] = field(default_factory=list)
+    files: list[FileProgress] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
     issue_count: int = 0
     resumed: bool = False
@@ -236,7 +216,7 @@ class MigrationService:
         memory = SourceMemory()
         report = LoadReport(dry_run=True, run=None, status="checked")
         for number, spec in enumerate(_ordered(plan.files), start=1):
-            progress = FileReport(spec.path, spec.table)
+            progress = FileProgress(spec.path, spec.table)
             report.files.append(progress)
             key = source_key(TABLES[spec.table], spec.columns)
             key = tuple(k for k in key if k in spec.columns)
@@ -312,16 +292,7 @@ class MigrationService:
         report = LoadReport(dry_run=False, run=run_id, status=RunStatus.RUNNING, resumed=resumed)
         for spec in _ordered(plan.files):
             before = done.get(spec.path, FileProgress(spec.path, spec.table))
-            report.files.append(
-                FileReport(
-                    spec.path,
-                    spec.table,
-                    before.records,
-                    before.loaded,
-                    before.skipped,
-                    before.errors,
-                )
-            )
+            report.files.append(replace(before))
             if before.done:
                 continue
             with self.ctx.store.bulk_durability():
@@ -352,7 +323,7 @@ class MigrationService:
         run_id: int,
         before: FileProgress,
         codes: Mapping[str, frozenset[str]],
-        progress: FileReport,
+        progress: FileProgress,
         on_tick: OnTick | None,
     ) -> None:
         key = tuple(k for k in source_key(TABLES[spec.table], spec.columns) if k in spec.columns)
@@ -402,7 +373,7 @@ class MigrationService:
                 progress.loaded += len(result.rows)
                 progress.skipped += result.skipped
                 progress.errors += errors
-                uow.migration.put_progress(run_id, _progress(progress, done=False))
+                uow.migration.put_progress(run_id, replace(progress, done=False))
                 self.ctx.record(
                     uow,
                     Action.MIGRATION_BATCH,
@@ -417,7 +388,7 @@ class MigrationService:
         with self.ctx.store.transaction() as uow:
             if spec.table == "residents":
                 uow.migration.finish_bulk()
-            uow.migration.put_progress(run_id, _progress(progress, done=True))
+            uow.migration.put_progress(run_id, replace(progress, done=True))
 
     # --- reconciliation --------------------------------------------------------------------
 
@@ -597,19 +568,7 @@ def _ordered(files: Sequence[FileSpec]) -> list[FileSpec]:
     return sorted(files, key=lambda spec: LOAD_ORDER.index(spec.table))
 
 
-def _progress(report: FileReport, *, done: bool) -> FileProgress:
-    return FileProgress(
-        report.file,
-        report.table,
-        report.records,
-        report.loaded,
-        report.skipped,
-        report.errors,
-        done,
-    )
-
-
-def _tick(on_tick: OnTick | None, progress: FileReport, estimated: int) -> None:
+def _tick(on_tick: OnTick | None, progress: FileProgress, estimated: int) -> None:
     if on_tick is not None:
         on_tick(
             Tick(

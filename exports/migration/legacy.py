@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from core.japanese.wareki import format_wareki, to_era_code
 from core.migration.layout import FieldSpec, FileSpec, Layout
@@ -77,12 +77,27 @@ def write_file(
     The file appears whole or not at all: it is written beside ``path`` with mode 0600,
     flushed to disk and renamed over.
     """
-    writer = _Writer(spec, layout)
     with _AtomicFile(path) as out:
-        if spec.format == "csv":
-            writer.write_csv(out, rows)
-        else:
-            writer.write_fixed(out, rows)
+        return _written(out, spec, layout, rows)
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+class _Hashed(_Sink, Protocol):
+    sha256: Any
+    size: int
+
+
+def _written(
+    out: _Hashed, spec: FileSpec, layout: Layout, rows: Iterable[Sequence[object | None]]
+) -> WriteResult:
+    writer = _Writer(spec, layout)
+    if spec.format == "csv":
+        writer.write_csv(out, rows)
+    else:
+        writer.write_fixed(out, rows)
     return WriteResult(
         rows=writer.rows,
         sha256=out.sha256.hexdigest(),
@@ -90,10 +105,6 @@ def write_file(
         unrepresentable=tuple(writer.unrepresentable),
         overflows=tuple(writer.overflows),
     )
-
-
-class _Sink(Protocol):
-    def write(self, data: bytes) -> None: ...
 
 
 class _Stream:
@@ -114,19 +125,7 @@ def write_stream(
     target: BinaryIO, spec: FileSpec, layout: Layout, rows: Iterable[Sequence[object | None]]
 ) -> WriteResult:
     """Write ``rows`` in the layout to an open binary stream (an encryptor's pipe, say)."""
-    writer = _Writer(spec, layout)
-    out = _Stream(target)
-    if spec.format == "csv":
-        writer.write_csv(out, rows)
-    else:
-        writer.write_fixed(out, rows)
-    return WriteResult(
-        rows=writer.rows,
-        sha256=out.sha256.hexdigest(),
-        bytes=out.size,
-        unrepresentable=tuple(writer.unrepresentable),
-        overflows=tuple(writer.overflows),
-    )
+    return _written(_Stream(target), spec, layout, rows)
 
 
 class _AtomicFile:
